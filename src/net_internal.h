@@ -1,0 +1,48 @@
+/* net_internal.h — the private shape of gf_net, shared by net.c (execution)
+ * and models.c (construction). Nothing outside src/ includes this. */
+#ifndef GRADFLOW_NET_INTERNAL_H
+#define GRADFLOW_NET_INTERNAL_H
+
+#include "gradflow/net.h"
+
+/* Producer index meaning "the network input". */
+#define GF_SRC_INPUT (-1)
+
+struct gf_net {
+    gf_model_spec spec;
+    int max_batch;
+    int batch; /* B of the last forward */
+
+    gf_layer *layers;
+    int n_layers, cap_layers;
+    int *src, *src2;          /* producer layer of each layer's input(s) */
+    int *dout_alias;          /* layer whose dout buffer this layer shares, or itself */
+    int stem_end, head_first; /* stem = [0, stem_end), head = [head_first, n_layers) */
+
+    gf_block *blocks;
+    int n_blocks, cap_blocks;
+
+    gf_tensor_info *tensors;
+    size_t *tensor_offset; /* into params (trainable) or buffers */
+    int n_tensors, cap_tensors;
+
+    size_t n_params, n_buffers;
+    float *params, *grads, *buffers;
+
+    float *acts;   /* every layer's out and dout, one allocation */
+    float *input;  /* [max_batch, in] */
+    float *dinput; /* [max_batch, in] */
+    float *stats;  /* BN mean / inv_std */
+    float *scratch;
+    size_t scratch_size;
+    float *split_identity, *split_branch; /* [max_batch, largest block input] */
+
+    gf_hooks hooks;
+    int has_hooks;
+};
+
+/* Construction (models.c) hands the filled layer/block/tensor tables to
+ * net_allocate, which allocates every buffer and sets the pointers. */
+int gf_net_allocate(gf_net *net, gf_err *err);
+
+#endif

@@ -1,0 +1,19 @@
+/* suites.h — every test file registers one CUnit suite through a function
+ * declared here; runner.c calls them all. Test data comes from
+ * ../shared/reference (GF_REFERENCE_DIR, read-only) and temporary
+ * directories created by the tests themselves. */
+#ifndef GRADFLOW_TEST_SUITES_H
+#define GRADFLOW_TEST_SUITES_H
+
+#include <CUnit/CUnit.h>
+
+int suite_kernels_register(void);
+int suite_models_register(void);
+int suite_reference_register(void);
+int suite_data_register(void);
+
+/* Path to a fresh empty temporary directory (static storage, made once per
+ * process and removed by the runner at exit). */
+const char *test_tmpdir(void);
+
+#endif
