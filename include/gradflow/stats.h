@@ -1,0 +1,31 @@
+/* stats.h — the reductions every analysis shares, defined once.
+ *
+ * gf_act_stats: one fused pass over an activation tensor (sum, sum of
+ * squares, max |x|, exact zeros), accumulated in double per block.
+ * gf_block_stats: a block's gradient split as docs/run-file.md defines it:
+ * ‖identity‖, ‖branch‖, ‖dL/dx‖, ‖dL/dy‖, their cosine and the branch gain
+ * ‖J_Fᵀv‖/‖v‖ (v = m ⊙ g); for plain blocks identity and cosine are NaN and
+ * the gain is ‖dL/dx‖/‖dL/dy‖. Call it from a block_backward hook, while the
+ * block's split buffers hold this pass. */
+#ifndef GRADFLOW_STATS_H
+#define GRADFLOW_STATS_H
+
+#include <stddef.h>
+
+#include "gradflow/net.h"
+
+typedef struct gf_act_stats {
+    double sum, sumsq;
+    float max_abs;
+    size_t zeros;
+} gf_act_stats;
+
+void gf_act_stats_compute(const float *x, size_t n, gf_act_stats *s);
+
+typedef struct gf_block_stats {
+    double identity_norm, branch_norm, input_norm, output_norm, cosine, branch_gain;
+} gf_block_stats;
+
+void gf_block_stats_compute(const gf_net *net, const gf_block *b, int B, gf_block_stats *s);
+
+#endif
