@@ -1,0 +1,23 @@
+/* analysis.h — what the analysis commands share: a network (fresh with a
+ * seed, or weights from a file) and one batch from a data set. */
+#ifndef GRADFLOW_ANALYSIS_H
+#define GRADFLOW_ANALYSIS_H
+
+#include "gradflow/net.h"
+#include "gradflow/train.h"
+
+typedef struct analysis_setup {
+    const char *model;   /* --model NAME, or NULL with weights */
+    const char *weights; /* --weights FILE: gradflow weights or checkpoint */
+    const char *data;    /* --data SPEC */
+    int batch, width;
+    uint64_t seed;
+} analysis_setup;
+
+/* Loads the data (normalised as for training), builds the net for its
+ * shape, initialises it from seed or loads the weights, and copies the first
+ * `batch` training examples into x [batch, c, h, w] and y [batch]. */
+int analysis_open(const analysis_setup *s, gf_data_bundle *data, gf_net **net, float **x,
+                  int32_t **y, gf_err *err);
+
+#endif
