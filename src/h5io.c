@@ -1,9 +1,11 @@
 /* h5io.c — checked HDF5 reading helpers (see h5io.h). */
 #include "gradflow/h5io.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void gf_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -22,6 +24,11 @@ hid_t gf_h5_open_read(const char *path, int swmr, gf_err *err)
     }
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_LATEST);
+    /* An SWMR reader retries a bad metadata checksum (a torn write) with
+     * doubling sleeps, 100 times by default — minutes on a corrupt file.
+     * 20 attempts still ride out a live writer. */
+    if (swmr)
+        H5Pset_metadata_read_attempts(fapl, 20);
     unsigned flags = H5F_ACC_RDONLY | (swmr ? H5F_ACC_SWMR_READ : 0);
     hid_t file = H5Fopen(path, flags, fapl);
     H5Pclose(fapl);
@@ -78,6 +85,17 @@ static hid_t open_dataset(hid_t file, const char *fname, const char *dset, int *
         dims[i] = (size_t)hd[i], *n *= (size_t)hd[i];
     *ndim = nd;
     return d;
+}
+
+int gf_h5_dataset_size(hid_t file, const char *fname, const char *dset, size_t *n, gf_err *err)
+{
+    int ndim;
+    size_t dims[8];
+    hid_t d = open_dataset(file, fname, dset, &ndim, dims, n, err);
+    if (d < 0)
+        return -1;
+    H5Dclose(d);
+    return 0;
 }
 
 static int read_as(hid_t d, hid_t memtype, void *out, const char *fname, const char *dset,
@@ -277,4 +295,168 @@ void gf_h5_names_free(char **names, int count)
     for (int i = 0; i < count; i++)
         free(names[i]);
     free(names);
+}
+
+static int set_attr(hid_t obj, const char *name, hid_t type, const void *value)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    if (H5Aexists(obj, name) > 0)
+        H5Adelete(obj, name);
+    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a < 0 || H5Awrite(a, type, value) < 0 ? -1 : 0;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    return rc;
+}
+
+int gf_h5_set_attr_string(hid_t obj, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    int rc = set_attr(obj, name, t, &value);
+    H5Tclose(t);
+    return rc;
+}
+
+int gf_h5_set_attr_long(hid_t obj, const char *name, long value)
+{
+    int64_t v = value;
+    return set_attr(obj, name, H5T_NATIVE_INT64, &v);
+}
+
+int gf_h5_set_attr_double(hid_t obj, const char *name, double value)
+{
+    return set_attr(obj, name, H5T_NATIVE_DOUBLE, &value);
+}
+
+int gf_h5_write_floats(hid_t loc, const char *name, const float *data, int ndim,
+                       const hsize_t *dims)
+{
+    hid_t sp = ndim == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(ndim, dims, NULL);
+    hid_t d = H5Dcreate2(loc, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(sp);
+    return rc ? -1 : 0;
+}
+
+static int write_plain(hid_t loc, const char *name, hid_t ftype, hid_t mtype, const void *data,
+                       size_t n)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t sp = H5Screate_simple(1, dims, NULL);
+    hid_t d = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d < 0 || (n && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(sp);
+    return rc ? -1 : 0;
+}
+
+int gf_h5_write_ints(hid_t loc, const char *name, const int32_t *data, size_t n)
+{
+    return write_plain(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT32, data, n);
+}
+
+int gf_h5_write_u64(hid_t loc, const char *name, const uint64_t *data, size_t n)
+{
+    return write_plain(loc, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, data, n);
+}
+
+int gf_h5_write_strings(hid_t loc, const char *name, const char *const *v, size_t n)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    int rc = write_plain(loc, name, t, t, v, n);
+    H5Tclose(t);
+    return rc;
+}
+
+int gf_h5_read_u64_into(hid_t file, const char *fname, const char *dset, uint64_t *out,
+                        size_t n, gf_err *err)
+{
+    return read_exact(file, fname, dset, H5T_NATIVE_UINT64, out, n, err);
+}
+
+int gf_h5_read_strings(hid_t file, const char *fname, const char *dset, char ***out, int *n,
+                       gf_err *err)
+{
+    int ndim;
+    size_t dims[8], count;
+    *out = NULL, *n = 0;
+    hid_t d = open_dataset(file, fname, dset, &ndim, dims, &count, err);
+    if (d < 0)
+        return -1;
+    hid_t ft = H5Dget_type(d);
+    int is_vstr = H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0;
+    H5T_cset_t cset = is_vstr ? H5Tget_cset(ft) : H5T_CSET_ASCII;
+    H5Tclose(ft);
+    char **raw = is_vstr && ndim == 1 ? calloc(count + 1, sizeof *raw) : NULL;
+    char **copy = raw ? calloc(count + 1, sizeof *copy) : NULL;
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, H5T_VARIABLE);
+    H5Tset_cset(mt, cset); /* HDF5 1.10 refuses ASCII <-> UTF-8 conversion */
+    int rc = !copy ? gf_err_set(err, "%s: '%s' is not a 1-D variable-length string dataset",
+                                fname, dset)
+             : H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0
+                 ? gf_err_set(err, "%s: cannot read '%s'", fname, dset)
+                 : 0;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        size_t len = raw[i] ? strlen(raw[i]) + 1 : 1;
+        if (!(copy[i] = malloc(len)))
+            rc = gf_err_set(err, "out of memory");
+        else
+            memcpy(copy[i], raw[i] ? raw[i] : "", len);
+    }
+    for (size_t i = 0; raw && i < count; i++)
+        if (raw[i])
+            H5free_memory(raw[i]);
+    free(raw);
+    H5Tclose(mt);
+    H5Dclose(d);
+    if (rc) {
+        gf_h5_names_free(copy, copy ? (int)count : 0);
+        return -1;
+    }
+    *out = copy, *n = (int)count;
+    return 0;
+}
+
+int gf_h5_write_file(const char *path, gf_h5_fill_fn fill, const void *ctx, gf_err *err)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return gf_err_set(err, "%s: path too long", path);
+    gf_h5_quiet();
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+        return gf_err_set(err, "%s: cannot create (directory missing or not writable?)", path);
+    int rc = fill(f, ctx);
+    if (H5Fclose(f) < 0)
+        rc = -1;
+    if (rc || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return gf_err_set(err, "%s: write failed (disk full or not writable?)", path);
+    }
+    return 0;
+}
+
+int gf_h5_write_series(hid_t loc, const char *name, const double *data, size_t n,
+                       const char *units, const char *description)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t sp = H5Screate_simple(1, dims, NULL), lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t d = H5Dcreate2(loc, name, H5T_IEEE_F64LE, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d < 0 || (n && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) ||
+             gf_h5_set_attr_string(d, "units", units) ||
+             gf_h5_set_attr_string(d, "description", description);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Pclose(lcpl), H5Sclose(sp);
+    return rc ? -1 : 0;
 }

@@ -421,6 +421,7 @@ gf_net *gf_net_new(const gf_model_spec *spec, int max_batch, gf_err *err)
     }
     net->spec = *spec;
     net->max_batch = max_batch;
+    net->branch_scale = 1.0f;
     int mlp = spec->family == GF_FAMILY_MLP_PLAIN || spec->family == GF_FAMILY_MLP_RES;
     if ((mlp ? build_mlp(net) : build_cifar(net)) != 0) {
         gf_err_set(err, "out of memory building the network");

@@ -47,8 +47,8 @@ static size_t plan_activations(gf_net *net, size_t *stats)
             *stats += 2 * (size_t)l->out_c;
         if (l->kind == GF_LAYER_CONV)
             net->scratch_size = max_size(net->scratch_size,
-                                         gf_conv2d_scratch(l->in_c, l->in_h, l->in_w, l->k,
-                                                           l->stride, l->pad));
+                                         gf_conv2d_scratch(l->in_c, l->in_h, l->in_w, l->out_c,
+                                                           l->k, l->stride, l->pad));
     }
     return total;
 }
@@ -115,7 +115,7 @@ void gf_net_free(gf_net *net)
     free(net->blocks), free(net->tensors), free(net->tensor_offset);
     free(net->params), free(net->grads), free(net->buffers), free(net->acts);
     free(net->input), free(net->dinput), free(net->stats), free(net->scratch);
-    free(net->split_identity), free(net->split_branch);
+    free(net->split_identity), free(net->split_branch), free(net->scaled);
     free(net);
 }
 
@@ -123,6 +123,7 @@ void gf_net_free(gf_net *net)
 
 const gf_model_spec *gf_net_spec(const gf_net *net) { return &net->spec; }
 int gf_net_max_batch(const gf_net *net) { return net->max_batch; }
+int gf_net_batch(const gf_net *net) { return net->batch; }
 int gf_net_num_layers(const gf_net *net) { return net->n_layers; }
 const gf_layer *gf_net_layer(const gf_net *net, int i) { return &net->layers[i]; }
 int gf_net_num_blocks(const gf_net *net) { return net->n_blocks; }
@@ -195,10 +196,53 @@ void gf_net_init(gf_net *net, uint64_t seed)
 
 /* -------------------------------------------------------------- forward */
 
+static void scale(float *x, float alpha, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] *= alpha;
+}
+
+/* The output ReLU of a plain block: where the ablation scales a plain block. */
+static int is_plain_output(const gf_net *net, const gf_layer *l)
+{
+    return l->block >= 0 && net->blocks[l->block].kind == GF_BLOCK_PLAIN &&
+           net->blocks[l->block].relu2 == l->index;
+}
+
+int gf_net_set_branch_scale(gf_net *net, float alpha)
+{
+    if (!(alpha >= 0.0f))
+        return -1;
+    if (alpha != 1.0f && !net->scaled) {
+        size_t most = 1;
+        for (int i = 0; i < net->n_blocks; i++) {
+            const gf_block *b = &net->blocks[i];
+            size_t n = (size_t)net->max_batch * b->out_c * b->out_h * b->out_w;
+            most = n > most ? n : most;
+        }
+        if (!(net->scaled = malloc(most * sizeof(float))))
+            return -1;
+    }
+    net->branch_scale = alpha;
+    return 0;
+}
+
+float gf_net_branch_scale(const gf_net *net) { return net->branch_scale; }
+
+/* A ReLU reading the BN just before it is computed by that BN's forward in
+ * the same pass (gf_bn_relu_forward_*): one read of the BN output fewer. */
+static int relu_fused_into_bn(const gf_net *net, int i)
+{
+    return i > 0 && i < net->n_layers && net->layers[i].kind == GF_LAYER_RELU &&
+           net->src[i] == i - 1 && net->layers[i - 1].kind == GF_LAYER_BN;
+}
+
 static void layer_forward(gf_net *net, gf_layer *l, int B, int training)
 {
     size_t n = (size_t)B * gf_layer_out_size(l);
     int hw = l->out_h * l->out_w;
+    float *relu_out = relu_fused_into_bn(net, l->index + 1) ? net->layers[l->index + 1].out
+                                                            : NULL;
     switch (l->kind) {
     case GF_LAYER_CONV:
         gf_conv2d_forward(l->out, l->in, l->w, B, l->in_c, l->in_h, l->in_w, l->out_c, l->k,
@@ -207,15 +251,27 @@ static void layer_forward(gf_net *net, gf_layer *l, int B, int training)
     case GF_LAYER_BN:
         l->trained_forward = training;
         if (training)
-            gf_bn_forward_train(l->out, l->mean, l->inv_std, l->running_mean, l->running_var,
-                                l->in, l->w, l->b, B, l->out_c, hw, net->spec.bn_eps,
-                                net->spec.bn_momentum);
+            gf_bn_relu_forward_train(l->out, relu_out, l->mean, l->inv_std, l->running_mean,
+                                     l->running_var, l->in, l->w, l->b, B, l->out_c, hw,
+                                     net->spec.bn_eps, net->spec.bn_momentum);
         else
-            gf_bn_forward_eval(l->out, l->in, l->w, l->b, l->running_mean, l->running_var, B,
-                               l->out_c, hw, net->spec.bn_eps);
+            gf_bn_relu_forward_eval(l->out, relu_out, l->in, l->w, l->b, l->running_mean,
+                                    l->running_var, B, l->out_c, hw, net->spec.bn_eps);
         break;
-    case GF_LAYER_RELU: gf_relu_forward(l->out, l->in, n); break;
-    case GF_LAYER_ADD: gf_add(l->out, l->in, l->in2, n); break;
+    case GF_LAYER_RELU:
+        if (!relu_fused_into_bn(net, l->index))
+            gf_relu_forward(l->out, l->in, n);
+        if (net->branch_scale != 1.0f && is_plain_output(net, l))
+            scale(l->out, net->branch_scale, n);
+        break;
+    case GF_LAYER_ADD:
+        if (net->branch_scale != 1.0f) { /* y = α·F(x) + Sx */
+            memcpy(l->out, l->in2, n * sizeof(float));
+            gf_axpy(l->out, net->branch_scale, l->in, n);
+        } else {
+            gf_add(l->out, l->in, l->in2, n);
+        }
+        break;
     case GF_LAYER_SHORTCUT_A:
         gf_shortcut_a_forward(l->out, l->in, B, l->in_c, l->in_h, l->in_w, l->out_c, l->stride);
         break;
@@ -345,6 +401,12 @@ static int branch_backward(gf_net *net, const gf_block *b, const float *v, float
 {
     int seq[6], n = branch_layers(b, seq);
     const float *dy = v;
+    if (net->branch_scale != 1.0f) { /* d(α·F)/dx = α·J_F */
+        size_t nv = (size_t)B * b->out_c * b->out_h * b->out_w;
+        for (size_t i = 0; i < nv; i++)
+            net->scaled[i] = net->branch_scale * v[i];
+        dy = net->scaled;
+    }
     for (int k = n - 1; k >= 0; k--) {
         const gf_layer *l = &net->layers[seq[k]];
         float *dx = k > 0 ? net->layers[seq[k - 1]].dout : out;
@@ -388,6 +450,8 @@ static int block_backward(gf_net *net, gf_block *b, int B, unsigned flags)
         const gf_layer *relu2 = &net->layers[b->relu2];
         float *dx = net->layers[net->src[b->relu2]].dout;
         layer_backward(net, relu2, relu2->dout, dx, B, flags);
+        if (b->kind == GF_BLOCK_PLAIN && net->branch_scale != 1.0f)
+            scale(dx, net->branch_scale, (size_t)B * gf_layer_out_size(relu2));
         if (hook_layer(net, relu2, dx, B))
             return GF_STOPPED;
         v = dx;

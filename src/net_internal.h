@@ -39,6 +39,11 @@ struct gf_net {
 
     gf_hooks hooks;
     int has_hooks;
+
+    /* The identity-term ablation (gf_net_set_branch_scale): residual blocks
+     * compute α·F(x) + Sx, plain blocks α·block(x). 1 normally. */
+    float branch_scale;
+    float *scaled; /* [max_batch, largest block output]: α·v for the branch */
 };
 
 /* Construction (models.c) hands the filled layer/block/tensor tables to

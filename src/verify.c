@@ -10,6 +10,7 @@
 #include "gradflow/kernels.h"
 #include "gradflow/net.h"
 #include "gradflow/optim.h"
+#include "gradflow/paths.h"
 
 typedef struct ctx {
     const char *path;
@@ -245,6 +246,31 @@ static void report_scalar(ctx *c, const char *what, double ours, double ref)
     report(c, what, ref != 0.0 ? fabs(ours - ref) / fabs(ref) : fabs(ours));
 }
 
+/* paths/: the gradient at block 0's input split by path length (residual
+ * families only), its per-length norms and path counts. */
+static int compare_paths(ctx *c, gf_err *err)
+{
+    if (!gf_h5_exists(c->file, "paths/grad_by_length"))
+        return 0;
+    gf_paths p;
+    if (gf_paths_decompose(c->net, 0, &p, err))
+        return gf_err_set(err, "%s: paths: %s", c->path, err->msg);
+    size_t entries = (size_t)p.L + 1;
+    int rc = compare(c, "paths/grad_by_length", p.G, entries * p.n, err);
+    float *norms = malloc(entries * sizeof *norms), *counts = malloc(entries * sizeof *counts);
+    for (size_t k = 0; norms && counts && k < entries; k++)
+        norms[k] = (float)p.norm[k], counts[k] = (float)gf_paths_count(p.L, (int)k);
+    if (rc == 0)
+        rc = !norms || !counts ? gf_err_set(err, "out of memory")
+                               : compare(c, "paths/norm_by_length", norms, entries, err) ||
+                                         compare(c, "paths/count_by_length", counts, entries, err);
+    if (rc == 0)
+        report(c, "paths: sum over lengths vs blocks/0/input_grad", p.sum_rel_err);
+    free(norms), free(counts);
+    gf_paths_free(&p);
+    return rc;
+}
+
 /* The sequence of FORMAT.md: eval forward, training forward and backward,
  * SGD step, second forward/backward, second step. */
 static int run_checks(ctx *c, const float *x, const int32_t *y, const double opt[3], gf_err *err)
@@ -269,7 +295,8 @@ static int run_checks(ctx *c, const float *x, const int32_t *y, const double opt
     if (rc != GF_OK || compare_layers(c, "forward/act", 0, err) ||
         compare_tensors(c, "after_forward", 0, err) ||
         compare_layers(c, "backward/act_grad", 1, err) ||
-        compare_tensors(c, "backward/grad", 1, err) || compare_blocks(c, err))
+        compare_tensors(c, "backward/grad", 1, err) || compare_blocks(c, err) ||
+        compare_paths(c, err))
         return -1;
     gf_sgd sgd;
     if (gf_sgd_init(&sgd, net, (float)opt[0], (float)opt[1], (float)opt[2], err))

@@ -11,6 +11,14 @@ int suite_kernels_register(void);
 int suite_models_register(void);
 int suite_reference_register(void);
 int suite_data_register(void);
+int suite_train_register(void);
+int suite_record_register(void);
+int suite_paths_register(void);
+int suite_sweep_register(void);
+int suite_analysis_register(void);
+int suite_plots_register(void);
+/* 1 when gnuplot is absent: the plots tests did not run (meson: skipped). */
+int suite_plots_skipped(void);
 
 /* Path to a fresh empty temporary directory (static storage, made once per
  * process and removed by the runner at exit). */

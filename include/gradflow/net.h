@@ -162,6 +162,7 @@ void gf_net_free(gf_net *net); /* NULL is a no-op */
 
 const gf_model_spec *gf_net_spec(const gf_net *net);
 int gf_net_max_batch(const gf_net *net);
+int gf_net_batch(const gf_net *net); /* B of the last forward */
 int gf_net_num_layers(const gf_net *net);
 const gf_layer *gf_net_layer(const gf_net *net, int i);
 int gf_net_find_layer(const gf_net *net, const char *name); /* -1 if absent */
@@ -213,12 +214,21 @@ void gf_net_zero_grad(gf_net *net);
 /* Gradient at the network input [B, in_c, in_h, in_w] after a backward. */
 const float *gf_net_input_grad(const gf_net *net);
 
+/* The identity-term ablation: every residual block computes α·F(x) + Sx and
+ * every plain block α·block(x) (α >= 0; 1 is the ordinary net). With α = 0
+ * a resnet's gradient still reaches its first block through the shortcuts
+ * while a plain net's vanishes. Forward and backward both honour it.
+ * Returns -1 for α < 0 or NaN, or out of memory. */
+int gf_net_set_branch_scale(gf_net *net, float alpha);
+float gf_net_branch_scale(const gf_net *net);
+
 /* Pieces of a residual block's backward, for the path-length analysis. Each
  * reads the block's forward caches and may be called any number of times.
  * v, out: [B, in or out shape as named]. out is written (=).
  *   mask:     out[B, out] = m ⊙ v  (m = relu2'(s) post-activation, 1 preact)
  *   shortcut: out[B, in]  = Sᵀ v
- *   branch:   out[B, in]  = J_Fᵀ v  (BN in training mode, batch statistics included)
+ *   branch:   out[B, in]  = J_Fᵀ v  (BN in training mode, batch statistics included;
+ *             times α under gf_net_set_branch_scale)
  * Parameter gradients are added only without GF_NO_PARAM_GRAD. Hooks are not
  * called. For plain blocks shortcut fails (returns -1). */
 int gf_block_mask_backward(gf_net *net, int block, const float *v, float *out, int B);
