@@ -35,6 +35,8 @@ const char *gf_layer_kind_name(gf_layer_kind k)
 static int parse_depth(const char *s, int *depth, char *shortcut)
 {
     char *end;
+    if (*s < '0' || *s > '9') /* strtol would skip spaces and take a sign */
+        return -1;
     long d = strtol(s, &end, 10);
     if (end == s || d <= 0 || d > 100000)
         return -1;

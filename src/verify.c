@@ -143,6 +143,35 @@ static int load_params(ctx *c, const char *group, gf_err *err)
     return rc;
 }
 
+/* A reference must hold every quantity for its model, not just some: the
+ * names a group must contain. which: 0 modules (every layer but the
+ * elementwise sum, which PyTorch has no module for), 1 trainable tensors,
+ * 2 BN buffers, 3 every tensor. */
+static int require_all(ctx *c, const char *group, int which, gf_err *err)
+{
+    int n = which == 0 ? gf_net_num_layers(c->net) : gf_net_num_tensors(c->net);
+    for (int i = 0; i < n; i++) {
+        const char *name;
+        if (which == 0) {
+            const gf_layer *l = gf_net_layer(c->net, i);
+            if (l->kind == GF_LAYER_ADD)
+                continue;
+            name = l->name;
+        } else {
+            const gf_tensor_info *t = gf_net_tensor(c->net, i);
+            if ((which == 1 && t->is_buffer) || (which == 2 && !t->is_buffer))
+                continue;
+            name = t->name;
+        }
+        char dset[160];
+        snprintf(dset, sizeof dset, "%s/%s", group, name);
+        if (!gf_h5_exists(c->file, dset))
+            return gf_err_set(err, "%s: missing dataset '%s' (not a complete reference for %s)",
+                              c->path, dset, c->res->model);
+    }
+    return 0;
+}
+
 /* Compares every module listed under group with a layer's output (grad 0)
  * or output gradient (grad 1). */
 static int compare_layers(ctx *c, const char *group, int grad, gf_err *err)
@@ -250,8 +279,11 @@ static void report_scalar(ctx *c, const char *what, double ours, double ref)
  * families only), its per-length norms and path counts. */
 static int compare_paths(ctx *c, gf_err *err)
 {
+    int residual = gf_net_block(c->net, 0)->kind != GF_BLOCK_PLAIN;
     if (!gf_h5_exists(c->file, "paths/grad_by_length"))
-        return 0;
+        return residual ? gf_err_set(err, "%s: missing dataset 'paths/grad_by_length' (FORMAT.md "
+                                          "has it for residual families)", c->path)
+                        : 0;
     gf_paths p;
     if (gf_paths_decompose(c->net, 0, &p, err))
         return gf_err_set(err, "%s: paths: %s", c->path, err->msg);
@@ -292,7 +324,10 @@ static int run_checks(ctx *c, const float *x, const int32_t *y, const double opt
     gf_net_set_hooks(net, &hooks);
     rc = gf_net_backward(net, 0);
     gf_net_set_hooks(net, NULL);
-    if (rc != GF_OK || compare_layers(c, "forward/act", 0, err) ||
+    if (rc != GF_OK || require_all(c, "forward/act", 0, err) ||
+        require_all(c, "after_forward", 2, err) || require_all(c, "backward/act_grad", 0, err) ||
+        require_all(c, "backward/grad", 1, err) || require_all(c, "step1/params", 1, err) ||
+        require_all(c, "step2/params", 3, err) || compare_layers(c, "forward/act", 0, err) ||
         compare_tensors(c, "after_forward", 0, err) ||
         compare_layers(c, "backward/act_grad", 1, err) ||
         compare_tensors(c, "backward/grad", 1, err) || compare_blocks(c, err) ||

@@ -29,8 +29,11 @@ int suite_plots_skipped(void) { return skip; }
  * status, and what it printed (stdout and stderr) in out. */
 static int run_env(const char *env, const char *args, char *out, size_t size)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd '%s' && %s %s %s 2>&1", dir[0] ? dir : ".", env, GF_EXE, args);
+    char cmd[8192];
+    int len = snprintf(cmd, sizeof cmd, "cd '%s' && %s %s %s 2>&1", dir[0] ? dir : ".", env,
+                       GF_EXE, args);
+    if (len < 0 || (size_t)len >= sizeof cmd)
+        return -1;
     FILE *p = popen(cmd, "r");
     size_t n = p ? fread(out, 1, size - 1, p) : 0;
     out[n] = '\0';
