@@ -1,6 +1,8 @@
 /* train.c — the training loop, evaluation, and data sets by name. */
 #include "gradflow/train.h"
 
+#include "gradflow/kernels.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -9,8 +11,10 @@
 
 void gf_set_threads(int n)
 {
-    if (n > 0)
+    if (n > 0) {
         openblas_set_num_threads(n);
+        gf_set_num_threads(n); /* the kernels' own thread team (parallel.h) */
+    }
 }
 
 void gf_train_defaults(gf_train_config *cfg)

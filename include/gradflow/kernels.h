@@ -9,23 +9,37 @@
  *     parameter gradients (the path-length analysis does that);
  *   - backward reads only the forward's inputs/outputs and small caches, never
  *     modifies them, so it may be called any number of times per forward.
- * B is the batch size. Matrix products go through cblas_sgemm. */
+ * B is the batch size. Matrix products go through cblas_sgemm.
+ *
+ * Kernels split their work over a team of threads with static partitions
+ * chosen so that results do not depend on the thread count (no reduction is
+ * split by thread): same inputs, same bits, for 1 thread or 64. */
 #ifndef GRADFLOW_KERNELS_H
 #define GRADFLOW_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+/* Threads the kernels use. The default is GF_NUM_THREADS or OMP_NUM_THREADS
+ * from the environment, else the number of online cores. The team starts
+ * with the first kernel call or net: set the count before that. Afterwards
+ * it can only be lowered (buffers are sized for the starting count).
+ * Returns the count in effect. */
+int gf_set_num_threads(int n);
+int gf_num_threads(void);
+
 /* Output size of a convolution along one axis. */
 static inline int gf_conv_out(int in, int k, int stride, int pad)
 {
     return (in + 2 * pad - k) / stride + 1;
 }
-/* Floats of scratch conv2d_forward/backward need: 2 * Ci*K*K*Ho*Wo (one
- * image's im2col matrix and its gradient). */
-size_t gf_conv2d_scratch(int Ci, int H, int W, int K, int stride, int pad);
+/* Floats of scratch conv2d_forward/backward need for this shape: per-thread
+ * work buffers (im2col matrices or Winograd tiles) and per-group weight
+ * gradient partial sums. Depends on the thread count, fixed per process. */
+size_t gf_conv2d_scratch(int Ci, int H, int W, int Co, int K, int stride, int pad);
 
-/* Convolution without bias (im2col + sgemm).
+/* Convolution without bias: Winograd F(2×2, 3×3) for 3×3 stride-1 pad-1,
+ * im2col + sgemm otherwise; multithreaded with static partitions.
  * x [B, Ci, H, W], w [Co, Ci, K, K], y [B, Co, Ho, Wo]. */
 void gf_conv2d_forward(float *y, const float *x, const float *w, int B, int Ci, int H, int W,
                        int Co, int K, int stride, int pad, float *scratch);
@@ -46,6 +60,15 @@ void gf_bn_forward_train(float *y, float *mean, float *inv_std, float *running_m
 void gf_bn_forward_eval(float *y, const float *x, const float *gamma, const float *beta,
                         const float *running_mean, const float *running_var, int B, int C,
                         int HW, float eps);
+/* The same, also writing r = max(y, 0) in the same pass when r is non-NULL:
+ * a BN followed by a ReLU reads its input once. r [B, C, HW]. */
+void gf_bn_relu_forward_train(float *y, float *r, float *mean, float *inv_std,
+                              float *running_mean, float *running_var, const float *x,
+                              const float *gamma, const float *beta, int B, int C, int HW,
+                              float eps, float momentum);
+void gf_bn_relu_forward_eval(float *y, float *r, const float *x, const float *gamma,
+                             const float *beta, const float *running_mean,
+                             const float *running_var, int B, int C, int HW, float eps);
 /* Training-mode backward through the batch statistics:
  * dx = gamma * inv_std / N * (N dy - Σdy - x̂ Σ(dy x̂)); dgamma += Σ dy x̂; dbeta += Σ dy. */
 void gf_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,

@@ -1,0 +1,1281 @@
+/* test_kernels.c — every op in kernels.h against central finite differences,
+ * the kernels' calling conventions (dx written, parameter gradients added,
+ * re-entrant, NULL skips), and whole tiny networks against finite differences
+ * of gf_net_loss, including each residual block's identity/branch split.
+ *
+ * Method (kann's gradient checker, llm.c's per-op tests): a scalar objective
+ * L = Σ r ⊙ y with a fixed random r, so the backward called with dy = r gives
+ * dL/d(input) and dL/d(params); the numeric derivative is
+ * (L(p + h) − L(p − h)) / ((p + h) − (p − h)), the denominator taken from the
+ * float32 values actually stored, and L accumulated in double. */
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradflow/kernels.h"
+#include "gradflow/net.h"
+#include "gradflow/rng.h"
+#include "suites.h"
+
+/* ------------------------------------------------------------- helpers */
+
+static float *fvec(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof *p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    return p;
+}
+
+static float *fcopy(const float *a, size_t n)
+{
+    float *p = fvec(n);
+    memcpy(p, a, n * sizeof *p);
+    return p;
+}
+
+static void fill_normal(gf_rng *r, float *a, size_t n, double mean, double std)
+{
+    for (size_t i = 0; i < n; i++)
+        a[i] = (float)(mean + std * gf_rng_normal(r));
+}
+
+static double dot_d(const float *a, const float *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+static int bits_equal(const float *a, const float *b, size_t n)
+{
+    return memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+static double max_abs(const float *a, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs((double)a[i]));
+    return m;
+}
+
+/* ------------------------------------------------- the gradient checker */
+
+/* How a derivative is checked: the step h, the tolerance on each element's
+ * relative error, its floor as a fraction of max|numeric|, and whether the
+ * objective is linear in the perturbed argument. conv, linear, avgpool and
+ * the shortcut are: the central difference has no truncation error, so a
+ * large step only shrinks float32 rounding noise (|δy| ~ 6e-8·|y| per output,
+ * over 2h), and a second, half step to measure curvature is pointless. BN is
+ * curved: its step balances truncation (h²) against the rounding noise of N
+ * outputs moving at once. A whole net is float32 throughout and its loss
+ * carries ~3e-7 of noise, hence the wider floor. Every planted bug (sign,
+ * index shift, missing BN term) is off by O(1), far above these. */
+typedef struct fd_opts {
+    double h, tol, floor_frac;
+    int linear;
+} fd_opts;
+
+static const fd_opts FD_LINEAR = {1.0, 1e-3, 1e-3, 1};
+static const fd_opts FD_RELU = {1e-2, 1e-3, 1e-3, 1}; /* linear on each side of 0 */
+static const fd_opts FD_XENT = {1e-3, 1e-3, 1e-3, 0}; /* smooth, computed in double */
+static const fd_opts FD_BN = {3e-2, 1e-2, 1e-2, 0};
+static const fd_opts FD_NET = {2e-2, 5e-2, 2e-2, 0};
+static const fd_opts FD_MLP = {5e-3, 5e-2, 2e-2, 0}; /* BN over 8 examples: more curved */
+/* The fraction of a kink correction assumed still wrong (see kink_hook). */
+#define KINK_RESIDUAL 2e-3
+
+/* Returns L at the current values of everything the objective reads. */
+typedef double (*objective_fn)(void *ctx);
+/* For objectives with ReLUs: a first-order bound on how far the last call's
+ * L moved because some ReLU input changed side (see kink_hook); NULL: none. */
+typedef double (*kink_fn)(void *ctx);
+
+typedef struct fd_result {
+    double max_rel;  /* max |a − n| / max(|a|, |n|, floor) */
+    double norm_rel; /* ‖a − n‖ / ‖n‖ over the checked elements */
+    size_t checked, skipped, worst;
+    double worst_a, worst_n;
+} fd_result;
+
+/* (f(p + h) − f(p − h)) / s in p[i], s the step between the float32 values
+ * actually stored; adds the kink bound of both calls, over s, to *kb. */
+static double central(objective_fn f, kink_fn kink, void *ctx, float *p, size_t i, double h,
+                      double *kb)
+{
+    float orig = p[i];
+    p[i] = (float)(orig + h);
+    double step = p[i], lp = f(ctx), kp = kink ? kink(ctx) : 0.0;
+    p[i] = (float)(orig - h);
+    step -= p[i];
+    double lm = f(ctx), km = kink ? kink(ctx) : 0.0;
+    p[i] = orig;
+    *kb += (kp + km) / step;
+    return (lp - lm) / step;
+}
+
+/* Compares analytic[idx[k]] with the central difference D1 of f in p[idx[k]]
+ * at step h. Relative errors use a floor of floor_frac · max|D1| so that
+ * elements near zero are judged against the tensor's scale (and the noise
+ * of the objective). A second difference D2 at h/2 measures curvature. A
+ * point is skipped, not compared, when its kink bound could account for a
+ * quarter of tol, or when D1 and D2 disagree by tol (too curved there for
+ * this step); neither looks at the analytic value, so a skip cannot hide a
+ * wrong gradient, and fd_check bounds how many points may be skipped. */
+static fd_result fd_compare(objective_fn f, kink_fn kink, void *ctx, float *p, const size_t *idx,
+                            size_t nidx, const float *analytic, const fd_opts *o)
+{
+    fd_result r = {0};
+    double *num = malloc((nidx ? nidx : 1) * 3 * sizeof *num), nmax = 0.0, dd = 0.0, nn = 0.0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(num);
+    double *unc = num + nidx, *curv = unc + nidx;
+    for (size_t k = 0; k < nidx; k++) {
+        double kb = 0.0, d1 = central(f, kink, ctx, p, idx[k], o->h, &kb);
+        double d2 = o->linear ? d1 : central(f, kink, ctx, p, idx[k], o->h / 2, &kb);
+        num[k] = d1, unc[k] = kb, curv[k] = fabs(d1 - d2);
+        nmax = fmax(nmax, fabs(num[k]));
+    }
+    double floor = o->floor_frac * nmax + 1e-30, tol = o->tol;
+    for (size_t k = 0; k < nidx; k++) {
+        double a = analytic[idx[k]], e = fabs(a - num[k]);
+        double scale = fmax(fmax(fabs(a), fabs(num[k])), floor), rel = e / scale;
+        if (unc[k] > 0.25 * tol * scale || curv[k] > tol * scale) {
+            r.skipped++;
+            continue;
+        }
+        dd += e * e, nn += num[k] * num[k];
+        r.checked++;
+        if (!(rel <= r.max_rel) || r.checked == 1)
+            r.max_rel = rel, r.worst = idx[k], r.worst_a = a, r.worst_n = num[k];
+    }
+    r.norm_rel = nn > 0.0 ? sqrt(dd / nn) : sqrt(dd);
+    free(num);
+    return r;
+}
+
+static size_t *index_all(size_t n)
+{
+    size_t *idx = calloc(n ? n : 1, sizeof *idx);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(idx);
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    return idx;
+}
+
+/* Prints the result and asserts it: every element within tol, the whole
+ * within tol / 5, and at most a quarter of the points skipped. */
+static fd_result fd_check(const char *what, objective_fn f, kink_fn kink, void *ctx, float *p,
+                          const size_t *idx, size_t nidx, const float *analytic,
+                          const fd_opts *o)
+{
+    fd_result r = fd_compare(f, kink, ctx, p, idx, nidx, analytic, o);
+    double tol = o->tol;
+    printf("\n    fd %-34s max rel %.2e  norm rel %.2e  (%zu checked, %zu skipped)", what,
+           r.max_rel, r.norm_rel, r.checked, r.skipped);
+    if (!(r.max_rel <= tol))
+        printf("\n    FAIL %s: element %zu analytic %.8g numeric %.8g", what, r.worst, r.worst_a,
+               r.worst_n);
+    CU_ASSERT(r.max_rel <= tol);
+    CU_ASSERT(r.norm_rel <= tol / 5);
+    CU_ASSERT(r.checked > 0);
+    CU_ASSERT(r.skipped * 4 <= nidx);
+    return r;
+}
+
+/* Checks every element of p (n floats). */
+static void fd_check_all(const char *what, objective_fn f, void *ctx, float *p, size_t n,
+                         const float *analytic, const fd_opts *o)
+{
+    size_t *idx = index_all(n);
+    fd_check(what, f, NULL, ctx, p, idx, n, analytic, o);
+    free(idx);
+}
+
+/* Every element of an argument the objective is linear in. */
+static void fd_check_linear(const char *what, objective_fn f, void *ctx, float *p, size_t n,
+                            const float *analytic)
+{
+    fd_check_all(what, f, ctx, p, n, analytic, &FD_LINEAR);
+}
+
+/* ---------------------------------------------------------------- conv2d */
+
+typedef struct conv_case {
+    int B, Ci, H, W, Co, K, s, p, Ho, Wo;
+    float *x, *w, *y, *r, *scratch;
+} conv_case;
+
+static size_t conv_nx(const conv_case *c) { return (size_t)c->B * c->Ci * c->H * c->W; }
+static size_t conv_nw(const conv_case *c) { return (size_t)c->Co * c->Ci * c->K * c->K; }
+static size_t conv_ny(const conv_case *c) { return (size_t)c->B * c->Co * c->Ho * c->Wo; }
+
+static double conv_objective(void *u)
+{
+    conv_case *c = u;
+    gf_conv2d_forward(c->y, c->x, c->w, c->B, c->Ci, c->H, c->W, c->Co, c->K, c->s, c->p,
+                      c->scratch);
+    return dot_d(c->r, c->y, conv_ny(c));
+}
+
+/* Direct convolution in double, straight from the definition. */
+static double conv_naive_at(const conv_case *c, int b, int o, int i, int j)
+{
+    double s = 0.0;
+    for (int ci = 0; ci < c->Ci; ci++)
+        for (int ki = 0; ki < c->K; ki++)
+            for (int kj = 0; kj < c->K; kj++) {
+                int y = i * c->s - c->p + ki, x = j * c->s - c->p + kj;
+                if (y < 0 || y >= c->H || x < 0 || x >= c->W)
+                    continue;
+                s += (double)c->x[(((size_t)b * c->Ci + ci) * c->H + y) * c->W + x] *
+                     c->w[(((size_t)o * c->Ci + ci) * c->K + ki) * c->K + kj];
+            }
+    return s;
+}
+
+static void conv_setup(conv_case *c, uint64_t seed)
+{
+    gf_rng rng;
+    gf_rng_seed(&rng, seed, 0);
+    c->Ho = gf_conv_out(c->H, c->K, c->s, c->p), c->Wo = gf_conv_out(c->W, c->K, c->s, c->p);
+    c->x = fvec(conv_nx(c)), c->w = fvec(conv_nw(c));
+    c->y = fvec(conv_ny(c)), c->r = fvec(conv_ny(c));
+    c->scratch = fvec(gf_conv2d_scratch(c->Ci, c->H, c->W, c->Co, c->K, c->s, c->p));
+    fill_normal(&rng, c->x, conv_nx(c), 0.0, 1.0);
+    fill_normal(&rng, c->w, conv_nw(c), 0.0, 0.5);
+    fill_normal(&rng, c->r, conv_ny(c), 0.0, 1.0);
+}
+
+static void conv_teardown(conv_case *c)
+{
+    free(c->x), free(c->w), free(c->y), free(c->r), free(c->scratch);
+}
+
+/* H ≠ W so a swapped axis cannot pass. */
+static void check_conv(const char *label, int Ci, int H, int W, int Co, int K, int s, int p)
+{
+    conv_case c = {.B = 3, .Ci = Ci, .H = H, .W = W, .Co = Co, .K = K, .s = s, .p = p};
+    conv_setup(&c, 100 + (uint64_t)(Ci * 1000 + H * 100 + K * 10 + s));
+    CU_ASSERT_EQUAL(c.Ho, (H + 2 * p - K) / s + 1);
+    conv_objective(&c);
+    double err = 0.0;
+    for (int b = 0; b < c.B; b++)
+        for (int o = 0; o < c.Co; o++)
+            for (int i = 0; i < c.Ho; i++)
+                for (int j = 0; j < c.Wo; j++)
+                    err = fmax(err, fabs(c.y[(((size_t)b * c.Co + o) * c.Ho + i) * c.Wo + j] -
+                                         conv_naive_at(&c, b, o, i, j)));
+    CU_ASSERT(err < 1e-4 * (1.0 + max_abs(c.y, conv_ny(&c))));
+    float *dx = fvec(conv_nx(&c)), *dw = fvec(conv_nw(&c));
+    gf_conv2d_backward(dx, dw, c.r, c.x, c.w, c.B, Ci, H, W, Co, K, s, p, c.scratch);
+    char what[64];
+    snprintf(what, sizeof what, "conv %s dx", label);
+    fd_check_linear(what, conv_objective, &c, c.x, conv_nx(&c), dx);
+    snprintf(what, sizeof what, "conv %s dw", label);
+    fd_check_linear(what, conv_objective, &c, c.w, conv_nw(&c), dw);
+    free(dx), free(dw);
+    conv_teardown(&c);
+}
+
+/* kernels.c picks an engine by shape: Winograd F(2×2, 3×3) for 3×3 stride 1
+ * pad 1 with at least 8 channels in and out, im2col + sgemm otherwise; both
+ * are checked, at odd and even sizes (partial tiles) and odd channel counts. */
+static void test_conv2d_3x3_s1_p1_grad_matches_fd(void)
+{
+    check_conv("3x3 s1 p1 im2col", 3, 7, 6, 4, 3, 1, 1);
+    check_conv("3x3 s1 p1 winograd 7x5", 8, 7, 5, 9, 3, 1, 1);
+    check_conv("3x3 s1 p1 winograd 8x8", 16, 8, 8, 16, 3, 1, 1);
+}
+static void test_conv2d_3x3_s2_p1_grad_matches_fd(void)
+{
+    check_conv("3x3 s2 p1", 3, 7, 6, 4, 3, 2, 1);
+    check_conv("3x3 s2 p1 16->32", 16, 8, 8, 32, 3, 2, 1);
+}
+static void test_conv2d_1x1_s1_grad_matches_fd(void) { check_conv("1x1 s1", 3, 7, 6, 4, 1, 1, 0); }
+static void test_conv2d_1x1_s2_p0_grad_matches_fd(void)
+{
+    check_conv("1x1 s2 p0", 3, 7, 6, 4, 1, 2, 0);
+    check_conv("1x1 s2 p0 16->32", 16, 8, 8, 32, 1, 2, 0);
+}
+
+/* ------------------------------------------------------------ batch norm */
+
+typedef struct bn_case {
+    int B, C, HW;
+    float *x, *y, *r, *gamma, *beta, *mean, *inv_std;
+} bn_case;
+
+static size_t bn_n(const bn_case *c) { return (size_t)c->B * c->C * c->HW; }
+
+static double bn_objective(void *u)
+{
+    bn_case *c = u;
+    gf_bn_forward_train(c->y, c->mean, c->inv_std, NULL, NULL, c->x, c->gamma, c->beta, c->B,
+                        c->C, c->HW, 1e-5f, 0.1f);
+    return dot_d(c->r, c->y, bn_n(c));
+}
+
+/* x with a channel offset and scale ≠ 1 (so mean and variance matter), r with
+ * a non-zero mean (so the Σdy term of the backward matters). */
+static void bn_setup(bn_case *c, uint64_t seed)
+{
+    gf_rng rng;
+    gf_rng_seed(&rng, seed, 0);
+    size_t n = bn_n(c);
+    c->x = fvec(n), c->y = fvec(n), c->r = fvec(n);
+    c->gamma = fvec((size_t)c->C), c->beta = fvec((size_t)c->C);
+    c->mean = fvec((size_t)c->C), c->inv_std = fvec((size_t)c->C);
+    fill_normal(&rng, c->x, n, 0.7, 1.6);
+    fill_normal(&rng, c->r, n, 0.5, 1.0);
+    fill_normal(&rng, c->gamma, (size_t)c->C, 1.0, 0.3);
+    fill_normal(&rng, c->beta, (size_t)c->C, 0.0, 0.5);
+}
+
+static void bn_teardown(bn_case *c)
+{
+    free(c->x), free(c->y), free(c->r), free(c->gamma), free(c->beta), free(c->mean),
+        free(c->inv_std);
+}
+
+static void test_bn_train_grad_matches_fd(void)
+{
+    bn_case c = {.B = 4, .C = 3, .HW = 5};
+    bn_setup(&c, 7);
+    bn_objective(&c);
+    float *dx = fvec(bn_n(&c)), *dg = fvec(3), *db = fvec(3);
+    gf_bn_backward(dx, dg, db, c.r, c.x, c.mean, c.inv_std, c.gamma, c.B, c.C, c.HW);
+    fd_check_all("bn train dx", bn_objective, &c, c.x, bn_n(&c), dx, &FD_BN);
+    fd_check_all("bn train dgamma", bn_objective, &c, c.gamma, 3, dg, &FD_BN);
+    fd_check_all("bn train dbeta", bn_objective, &c, c.beta, 3, db, &FD_BN);
+    free(dx), free(dg), free(db);
+    bn_teardown(&c);
+}
+
+/* One channel x = {1, 2, 3, 4} (B = 2, HW = 2): mean 2.5, biased var 1.25,
+ * unbiased 5/3. PyTorch: running_var = 0.9·1 + 0.1·5/3, running_mean = 0.1·2.5,
+ * and y uses the biased variance. */
+static void test_bn_running_var_unbiased(void)
+{
+    float x[4] = {1, 2, 3, 4}, y[4], mean, is, rm = 0.0f, rv = 1.0f, g = 1.0f, b = 0.0f;
+    gf_bn_forward_train(y, &mean, &is, &rm, &rv, x, &g, &b, 2, 1, 2, 1e-5f, 0.1f);
+    CU_ASSERT_DOUBLE_EQUAL(rv, 0.9 + 0.1 * 5.0 / 3.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(rm, 0.25, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(mean, 2.5, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(is, 1.0 / sqrt(1.25 + 1e-5), 1e-6);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_DOUBLE_EQUAL(y[i], (x[i] - 2.5) / sqrt(1.25 + 1e-5), 1e-6);
+    /* a second step moves the running values on from where they are */
+    gf_bn_forward_train(y, &mean, &is, &rm, &rv, x, &g, &b, 2, 1, 2, 1e-5f, 0.1f);
+    CU_ASSERT_DOUBLE_EQUAL(rv, 0.9 * (0.9 + 0.1 * 5.0 / 3.0) + 0.1 * 5.0 / 3.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(rm, 0.9 * 0.25 + 0.25, 1e-7);
+}
+
+/* The fused BN + ReLU forward is the BN forward and the ReLU, bit for bit,
+ * in both modes, statistics and running buffers included; r may be NULL. */
+static void test_bn_relu_fused_forward_matches_bn_then_relu(void)
+{
+    bn_case c = {.B = 3, .C = 4, .HW = 6};
+    bn_setup(&c, 59);
+    size_t n = bn_n(&c);
+    float *y1 = fvec(n), *y2 = fvec(n), *r1 = fvec(n), *r2 = fvec(n), *y3 = fvec(n);
+    float m1[4], s1[4], m2[4], s2[4], m3[4], s3[4];
+    float rm1[4] = {0.1f, 0.2f, -0.3f, 0}, rv1[4] = {1, 2, 0.5f, 1};
+    float rm2[4], rv2[4], rm3[4], rv3[4];
+    memcpy(rm2, rm1, sizeof rm1), memcpy(rv2, rv1, sizeof rv1);
+    memcpy(rm3, rm1, sizeof rm1), memcpy(rv3, rv1, sizeof rv1);
+    gf_bn_forward_train(y1, m1, s1, rm1, rv1, c.x, c.gamma, c.beta, 3, 4, 6, 1e-5f, 0.1f);
+    gf_relu_forward(r1, y1, n);
+    gf_bn_relu_forward_train(y2, r2, m2, s2, rm2, rv2, c.x, c.gamma, c.beta, 3, 4, 6, 1e-5f,
+                             0.1f);
+    gf_bn_relu_forward_train(y3, NULL, m3, s3, rm3, rv3, c.x, c.gamma, c.beta, 3, 4, 6, 1e-5f,
+                             0.1f);
+    CU_ASSERT(bits_equal(y1, y2, n) && bits_equal(r1, r2, n) && bits_equal(y1, y3, n));
+    CU_ASSERT(bits_equal(m1, m2, 4) && bits_equal(s1, s2, 4) && bits_equal(m1, m3, 4));
+    CU_ASSERT(bits_equal(rm1, rm2, 4) && bits_equal(rv1, rv2, 4) && bits_equal(rv1, rv3, 4));
+    gf_bn_forward_eval(y1, c.x, c.gamma, c.beta, rm1, rv1, 3, 4, 6, 1e-5f);
+    gf_relu_forward(r1, y1, n);
+    gf_bn_relu_forward_eval(y2, r2, c.x, c.gamma, c.beta, rm1, rv1, 3, 4, 6, 1e-5f);
+    CU_ASSERT(bits_equal(y1, y2, n) && bits_equal(r1, r2, n));
+    free(y1), free(y2), free(r1), free(r2), free(y3);
+    bn_teardown(&c);
+}
+
+/* Eval mode: y = γ (x − running_mean) / √(running_var + ε) + β, per channel. */
+static void test_bn_eval_uses_running_stats(void)
+{
+    bn_case c = {.B = 2, .C = 3, .HW = 5};
+    bn_setup(&c, 61);
+    float rm[3] = {0.5f, -1.0f, 2.0f}, rv[3] = {0.25f, 4.0f, 1.5f};
+    gf_bn_forward_eval(c.y, c.x, c.gamma, c.beta, rm, rv, 2, 3, 5, 1e-5f);
+    double err = 0.0;
+    for (int b = 0; b < 2; b++)
+        for (int ch = 0; ch < 3; ch++)
+            for (int i = 0; i < 5; i++) {
+                size_t o = ((size_t)b * 3 + ch) * 5 + i;
+                double want = c.gamma[ch] * (c.x[o] - rm[ch]) / sqrt(rv[ch] + 1e-5) + c.beta[ch];
+                err = fmax(err, fabs(c.y[o] - want));
+            }
+    CU_ASSERT(err < 1e-5);
+    bn_teardown(&c);
+}
+
+/* The elementwise helpers; gf_dot and gf_norm2 accumulate in double, so
+ * 1e8 + 1 − 1e8 keeps its 1 (float accumulation would give 0). */
+static void test_elementwise_helpers(void)
+{
+    float a[3] = {1e8f, 1.0f, -1e8f}, b[3] = {1.0f, 1.0f, 1.0f}, y[3];
+    CU_ASSERT_DOUBLE_EQUAL(gf_dot(a, b, 3), 1.0, 0.0);
+    gf_add(y, a, b, 3);
+    CU_ASSERT(y[0] == 1e8f + 1.0f && y[1] == 2.0f && y[2] == -1e8f + 1.0f);
+    float z[3] = {1.0f, 2.0f, 3.0f}, v[3] = {0.5f, -1.0f, 2.0f};
+    gf_axpy(z, 2.0f, v, 3);
+    CU_ASSERT(z[0] == 2.0f && z[1] == 0.0f && z[2] == 7.0f);
+    float p[2] = {3.0f, 4.0f};
+    CU_ASSERT_DOUBLE_EQUAL(gf_norm2(p, 2), 5.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(gf_norm2(p, 0), 0.0, 0.0);
+}
+
+/* ------------------------------------------------------------------ relu */
+
+typedef struct vec_case {
+    size_t n, ny;
+    float *x, *y, *r;
+    int B, C, H, W, Co, stride; /* shortcut / pool shapes */
+} vec_case;
+
+static double relu_objective(void *u)
+{
+    vec_case *c = u;
+    gf_relu_forward(c->y, c->x, c->n);
+    return dot_d(c->r, c->y, c->n);
+}
+
+static void test_relu_grad_matches_fd(void)
+{
+    gf_rng rng;
+    gf_rng_seed(&rng, 11, 0);
+    vec_case c = {.n = 200, .ny = 200};
+    c.x = fvec(c.n), c.y = fvec(c.n), c.r = fvec(c.n);
+    for (size_t i = 0; i < c.n; i++) /* |x| >= 0.1 = 10 h: no step crosses 0 */
+        c.x[i] = (gf_rng_uniform(&rng) < 0.5f ? -1.0f : 1.0f) * (0.1f + gf_rng_uniform(&rng));
+    fill_normal(&rng, c.r, c.n, 0.0, 1.0);
+    relu_objective(&c);
+    float *dx = fvec(c.n);
+    gf_relu_backward(dx, c.r, c.y, c.n);
+    int exact = 1;
+    for (size_t i = 0; i < c.n; i++)
+        exact &= dx[i] == (c.x[i] > 0 ? c.r[i] : 0.0f) && c.y[i] == (c.x[i] > 0 ? c.x[i] : 0.0f);
+    CU_ASSERT(exact);
+    fd_check_all("relu dx", relu_objective, &c, c.x, c.n, dx, &FD_RELU);
+    free(c.x), free(c.y), free(c.r), free(dx);
+}
+
+/* ------------------------------------------------------ option-A shortcut */
+
+static double shortcut_objective(void *u)
+{
+    vec_case *c = u;
+    gf_shortcut_a_forward(c->y, c->x, c->B, c->C, c->H, c->W, c->Co, c->stride);
+    return dot_d(c->r, c->y, c->ny);
+}
+
+static void check_shortcut_a(int H, int W)
+{
+    gf_rng rng;
+    gf_rng_seed(&rng, (uint64_t)(H * 100 + W), 0);
+    int B = 2, Ci = 16, Co = 32, Ho = (H + 1) / 2, Wo = (W + 1) / 2, pad = (Co - Ci) / 2;
+    vec_case c = {.B = B, .C = Ci, .H = H, .W = W, .Co = Co, .stride = 2};
+    c.n = (size_t)B * Ci * H * W, c.ny = (size_t)B * Co * Ho * Wo;
+    c.x = fvec(c.n), c.y = fvec(c.ny), c.r = fvec(c.ny);
+    fill_normal(&rng, c.x, c.n, 0.0, 1.0);
+    fill_normal(&rng, c.r, c.ny, 0.0, 1.0);
+    memset(c.y, 0xff, c.ny * sizeof(float)); /* NaN: every element must be written */
+    shortcut_objective(&c);
+    /* x[:, :, ::2, ::2] in channels [pad, pad + Ci), zero elsewhere (FORMAT.md) */
+    int ok = 1;
+    for (int b = 0; b < B; b++)
+        for (int o = 0; o < Co; o++)
+            for (int i = 0; i < Ho; i++)
+                for (int j = 0; j < Wo; j++) {
+                    float want = o < pad || o >= pad + Ci
+                                     ? 0.0f
+                                     : c.x[(((size_t)b * Ci + o - pad) * H + 2 * i) * W + 2 * j];
+                    ok &= c.y[(((size_t)b * Co + o) * Ho + i) * Wo + j] == want;
+                }
+    CU_ASSERT(ok);
+    float *dx = fvec(c.n);
+    memset(dx, 0xff, c.n * sizeof(float)); /* "= 0 elsewhere": overwritten, not kept */
+    gf_shortcut_a_backward(dx, c.r, B, Ci, H, W, Co, 2);
+    char what[64];
+    snprintf(what, sizeof what, "shortcut A %dx%d dx", H, W);
+    fd_check_linear(what, shortcut_objective, &c, c.x, c.n, dx);
+    free(c.x), free(c.y), free(c.r), free(dx);
+}
+
+static void test_shortcut_a_odd_size_grad_matches_fd(void) { check_shortcut_a(7, 7); }
+static void test_shortcut_a_even_size_grad_matches_fd(void) { check_shortcut_a(8, 8); }
+
+/* -------------------------------------------------------------- avg pool */
+
+static double pool_objective(void *u)
+{
+    vec_case *c = u;
+    gf_avgpool_forward(c->y, c->x, c->B, c->C, c->H);
+    return dot_d(c->r, c->y, c->ny);
+}
+
+static void test_avgpool_grad_matches_fd(void)
+{
+    gf_rng rng;
+    gf_rng_seed(&rng, 13, 0);
+    vec_case c = {.B = 2, .C = 3, .H = 7}; /* H holds HW here */
+    c.n = 42, c.ny = 6;
+    c.x = fvec(c.n), c.y = fvec(c.ny), c.r = fvec(c.ny);
+    fill_normal(&rng, c.x, c.n, 0.3, 1.0);
+    fill_normal(&rng, c.r, c.ny, 0.0, 1.0);
+    pool_objective(&c);
+    double m = 0.0;
+    for (int i = 0; i < 7; i++)
+        m += c.x[7 + i]; /* example 0, channel 1 */
+    CU_ASSERT_DOUBLE_EQUAL(c.y[1], m / 7, 1e-6);
+    float *dx = fvec(c.n);
+    gf_avgpool_backward(dx, c.r, c.B, c.C, 7);
+    fd_check_linear("avgpool dx", pool_objective, &c, c.x, c.n, dx);
+    free(c.x), free(c.y), free(c.r), free(dx);
+}
+
+/* ---------------------------------------------------------------- linear */
+
+typedef struct linear_case {
+    int B, In, O;
+    float *x, *w, *b, *y, *r;
+} linear_case;
+
+static double linear_objective(void *u)
+{
+    linear_case *c = u;
+    gf_linear_forward(c->y, c->x, c->w, c->b, c->B, c->In, c->O);
+    return dot_d(c->r, c->y, (size_t)c->B * c->O);
+}
+
+static void linear_setup(linear_case *c, uint64_t seed)
+{
+    gf_rng rng;
+    gf_rng_seed(&rng, seed, 0);
+    size_t nx = (size_t)c->B * c->In, nw = (size_t)c->O * c->In, ny = (size_t)c->B * c->O;
+    c->x = fvec(nx), c->w = fvec(nw), c->b = fvec((size_t)c->O), c->y = fvec(ny), c->r = fvec(ny);
+    fill_normal(&rng, c->x, nx, 0.0, 1.0);
+    fill_normal(&rng, c->w, nw, 0.0, 0.5);
+    fill_normal(&rng, c->b, (size_t)c->O, 0.0, 0.5);
+    fill_normal(&rng, c->r, ny, 0.0, 1.0);
+}
+
+static void linear_teardown(linear_case *c)
+{
+    free(c->x), free(c->w), free(c->b), free(c->y), free(c->r);
+}
+
+static void test_linear_grad_matches_fd(void)
+{
+    linear_case c = {.B = 3, .In = 6, .O = 4};
+    linear_setup(&c, 17);
+    linear_objective(&c);
+    double want = c.b[3]; /* y[2, 3] = x[2] · w[3] + b[3] */
+    for (int i = 0; i < c.In; i++)
+        want += (double)c.x[2 * c.In + i] * c.w[3 * c.In + i];
+    CU_ASSERT_DOUBLE_EQUAL(c.y[2 * c.O + 3], want, 1e-5);
+    float *dx = fvec(18), *dw = fvec(24), *db = fvec(4);
+    gf_linear_backward(dx, dw, db, c.r, c.x, c.w, c.B, c.In, c.O);
+    fd_check_linear("linear dx", linear_objective, &c, c.x, 18, dx);
+    fd_check_linear("linear dw", linear_objective, &c, c.w, 24, dw);
+    fd_check_linear("linear db", linear_objective, &c, c.b, 4, db);
+    free(dx), free(dw), free(db);
+    linear_teardown(&c);
+}
+
+/* ------------------------------------------------- softmax cross-entropy */
+
+typedef struct xent_case {
+    int B, K;
+    float *z;
+    int32_t *labels;
+} xent_case;
+
+static double xent_objective(void *u)
+{
+    xent_case *c = u;
+    return gf_softmax_xent(NULL, NULL, c->z, c->labels, c->B, c->K);
+}
+
+static void test_softmax_xent_grad_matches_fd(void)
+{
+    gf_rng rng;
+    gf_rng_seed(&rng, 19, 0);
+    int32_t labels[4] = {0, 4, 2, 2};
+    xent_case c = {.B = 4, .K = 5, .labels = labels};
+    c.z = fvec(20);
+    fill_normal(&rng, c.z, 20, 0.0, 2.0);
+    float *dz = fvec(20);
+    gf_softmax_xent(dz, NULL, c.z, labels, 4, 5);
+    for (int r = 0; r < 4; r++) { /* rows of (softmax − onehot) / B sum to 0 */
+        double s = 0.0;
+        for (int k = 0; k < 5; k++)
+            s += dz[r * 5 + k];
+        CU_ASSERT_DOUBLE_EQUAL(s, 0.0, 1e-7);
+    }
+    fd_check_all("softmax xent dlogits", xent_objective, &c, c.z, 20, dz, &FD_XENT);
+    free(c.z), free(dz);
+}
+
+/* Logits near ±1e4 (float spacing 1e-3, so the integer offsets are exact):
+ * the loss is the log-sum-exp of the offsets, finite, and so is the gradient.
+ * Row 0 [1e4, 1e4+1, 1e4+2] label 0: lse([0,1,2]) − 0. Row 1 [−1e4, −1e4−2,
+ * −1e4−1] label 0: lse([0,−2,−1]) = lse([0,1,2]) − 2, and its arg-max is right. */
+static void test_softmax_xent_stable_large_logits(void)
+{
+    float z[6] = {10000.0f, 10001.0f, 10002.0f, -10000.0f, -10002.0f, -10001.0f};
+    int32_t labels[2] = {0, 0};
+    float dz[6];
+    int correct = -1;
+    double S = 1.0 + exp(1.0) + exp(2.0), lse = log(S);
+    double loss = gf_softmax_xent(dz, &correct, z, labels, 2, 3);
+    CU_ASSERT(isfinite(loss));
+    CU_ASSERT_DOUBLE_EQUAL(loss, (lse + (lse - 2.0)) / 2, 1e-9);
+    CU_ASSERT_EQUAL(correct, 1);
+    CU_ASSERT_DOUBLE_EQUAL(dz[0], (1.0 / S - 1.0) / 2, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(dz[2], exp(2.0) / S / 2, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(dz[3], (exp(2.0) / S - 1.0) / 2, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(dz[4], 1.0 / S / 2, 1e-7);
+    for (int i = 0; i < 6; i++)
+        CU_ASSERT(isfinite(dz[i]));
+}
+
+/* ------------------------------------------------ backward conventions */
+
+/* dw_after == base + k·g to float accuracy, for k = 1, 2 and a non-zero base. */
+static int accumulated(const float *dw, const float *g, double k, double base, size_t n)
+{
+    double scale = max_abs(g, n) + fabs(base);
+    for (size_t i = 0; i < n; i++)
+        if (fabs(dw[i] - (base + k * g[i])) > 1e-5 * scale)
+            return 0;
+    return 1;
+}
+
+/* Backward twice on one forward: dx identical bit for bit (written, not
+ * added, even over garbage), parameter gradients added each time. */
+static void conv_backward(conv_case *c, float *dx, float *dw)
+{
+    gf_conv2d_backward(dx, dw, c->r, c->x, c->w, c->B, c->Ci, c->H, c->W, c->Co, c->K, c->s,
+                       c->p, c->scratch);
+}
+
+/* Both conv engines: im2col (stride 2) and Winograd (3×3 s1 p1, >= 8 channels). */
+static const conv_case conv_engines[2] = {
+    {.B = 3, .Ci = 3, .H = 6, .W = 5, .Co = 4, .K = 3, .s = 2, .p = 1},
+    {.B = 3, .Ci = 8, .H = 6, .W = 5, .Co = 9, .K = 3, .s = 1, .p = 1},
+};
+
+static void test_backward_twice_same_dx_and_param_grads_accumulate(void)
+{
+    for (int e = 0; e < 2; e++) {
+        conv_case c = conv_engines[e];
+        conv_setup(&c, 23);
+        conv_objective(&c);
+        size_t nx = conv_nx(&c), nw = conv_nw(&c);
+        float *dx1 = fvec(nx), *dx2 = fvec(nx), *g = fvec(nw), *dw = fvec(nw);
+        conv_backward(&c, dx1, g);
+        for (size_t i = 0; i < nw; i++)
+            dw[i] = 0.5f;
+        memset(dx2, 0x7f, nx * sizeof(float));
+        conv_backward(&c, dx2, dw);
+        CU_ASSERT(bits_equal(dx1, dx2, nx));
+        CU_ASSERT(accumulated(dw, g, 1, 0.5, nw)); /* +=, not = */
+        conv_backward(&c, dx2, dw);
+        CU_ASSERT(bits_equal(dx1, dx2, nx));
+        CU_ASSERT(accumulated(dw, g, 2, 0.5, nw));
+        free(dx1), free(dx2), free(g), free(dw);
+        conv_teardown(&c);
+    }
+
+    linear_case l = {.B = 3, .In = 5, .O = 4};
+    linear_setup(&l, 29);
+    float *lx1 = fvec(15), *lx2 = fvec(15), *gw = fvec(20), *gb = fvec(4), *w2 = fvec(20),
+          *b2 = fvec(4);
+    gf_linear_backward(lx1, gw, gb, l.r, l.x, l.w, 3, 5, 4);
+    memset(lx2, 0x7f, 15 * sizeof(float));
+    gf_linear_backward(lx2, w2, b2, l.r, l.x, l.w, 3, 5, 4);
+    gf_linear_backward(lx2, w2, b2, l.r, l.x, l.w, 3, 5, 4);
+    CU_ASSERT(bits_equal(lx1, lx2, 15));
+    CU_ASSERT(accumulated(w2, gw, 2, 0, 20) && accumulated(b2, gb, 2, 0, 4));
+    free(lx1), free(lx2), free(gw), free(gb), free(w2), free(b2);
+    linear_teardown(&l);
+
+    bn_case b = {.B = 2, .C = 3, .HW = 4};
+    bn_setup(&b, 31);
+    bn_objective(&b);
+    float *bx1 = fvec(24), *bx2 = fvec(24), *gg = fvec(3), *gbeta = fvec(3), *g2 = fvec(3),
+          *beta2 = fvec(3);
+    gf_bn_backward(bx1, gg, gbeta, b.r, b.x, b.mean, b.inv_std, b.gamma, 2, 3, 4);
+    memset(bx2, 0x7f, 24 * sizeof(float));
+    gf_bn_backward(bx2, g2, beta2, b.r, b.x, b.mean, b.inv_std, b.gamma, 2, 3, 4);
+    gf_bn_backward(bx2, g2, beta2, b.r, b.x, b.mean, b.inv_std, b.gamma, 2, 3, 4);
+    CU_ASSERT(bits_equal(bx1, bx2, 24));
+    CU_ASSERT(accumulated(g2, gg, 2, 0, 3) && accumulated(beta2, gbeta, 2, 0, 3));
+    free(bx1), free(bx2), free(gg), free(gbeta), free(g2), free(beta2);
+    bn_teardown(&b);
+}
+
+/* NULL parameter gradients: dx is still right, and neither the forward's
+ * inputs and outputs nor anything else the caller holds is touched. */
+static void test_backward_null_param_grads_change_nothing(void)
+{
+    for (int e = 0; e < 2; e++) {
+        conv_case c = conv_engines[e];
+        conv_setup(&c, 37);
+        conv_objective(&c);
+        size_t nx = conv_nx(&c), nw = conv_nw(&c), ny = conv_ny(&c);
+        float *x0 = fcopy(c.x, nx), *w0 = fcopy(c.w, nw), *r0 = fcopy(c.r, ny);
+        float *y0 = fcopy(c.y, ny), *dx = fvec(nx), *dxn = fvec(nx), *dw = fvec(nw);
+        float *dw_only = fvec(nw);
+        conv_backward(&c, dx, dw);
+        conv_backward(&c, dxn, NULL);
+        CU_ASSERT(max_abs_diff(dx, dxn, nx) <= 1e-6 * max_abs(dx, nx));
+        conv_backward(&c, NULL, dw_only);
+        CU_ASSERT(max_abs_diff(dw, dw_only, nw) <= 1e-6 * max_abs(dw, nw));
+        CU_ASSERT(bits_equal(c.x, x0, nx) && bits_equal(c.w, w0, nw) &&
+                  bits_equal(c.r, r0, ny) && bits_equal(c.y, y0, ny));
+        free(x0), free(w0), free(r0), free(y0), free(dx), free(dxn), free(dw), free(dw_only);
+        conv_teardown(&c);
+    }
+
+    bn_case b = {.B = 2, .C = 3, .HW = 4};
+    bn_setup(&b, 41);
+    bn_objective(&b);
+    float *m0 = fcopy(b.mean, 3), *s0 = fcopy(b.inv_std, 3), *bx0 = fcopy(b.x, 24);
+    float *bdx = fvec(24), *bdxn = fvec(24), *gg = fvec(3), *gb = fvec(3);
+    gf_bn_backward(bdx, gg, gb, b.r, b.x, b.mean, b.inv_std, b.gamma, 2, 3, 4);
+    gf_bn_backward(bdxn, NULL, NULL, b.r, b.x, b.mean, b.inv_std, b.gamma, 2, 3, 4);
+    CU_ASSERT(max_abs_diff(bdx, bdxn, 24) <= 1e-6 * max_abs(bdx, 24));
+    CU_ASSERT(bits_equal(b.mean, m0, 3) && bits_equal(b.inv_std, s0, 3) &&
+              bits_equal(b.x, bx0, 24));
+    free(m0), free(s0), free(bx0), free(bdx), free(bdxn), free(gg), free(gb);
+    bn_teardown(&b);
+
+    linear_case l = {.B = 2, .In = 3, .O = 2};
+    linear_setup(&l, 43);
+    float *ldx = fvec(6), *ldxn = fvec(6), *lw = fvec(6), *lb = fvec(2);
+    gf_linear_backward(ldx, lw, lb, l.r, l.x, l.w, 2, 3, 2);
+    gf_linear_backward(ldxn, NULL, NULL, l.r, l.x, l.w, 2, 3, 2);
+    CU_ASSERT(max_abs_diff(ldx, ldxn, 6) <= 1e-6 * max_abs(ldx, 6));
+    free(ldx), free(ldxn), free(lw), free(lb);
+    linear_teardown(&l);
+}
+
+/* The checker itself must fail the bugs it is for: a wrong sign, an index
+ * off by one, and BN's backward without its mean-subtraction term. */
+static void test_fd_checker_catches_planted_bugs(void)
+{
+    conv_case c = {.B = 2, .Ci = 3, .H = 6, .W = 6, .Co = 4, .K = 3, .s = 1, .p = 1};
+    conv_setup(&c, 47);
+    conv_objective(&c);
+    size_t nx = conv_nx(&c), nw = conv_nw(&c);
+    float *dx = fvec(nx), *dw = fvec(nw), *bad = fvec(nx);
+    gf_conv2d_backward(dx, dw, c.r, c.x, c.w, 2, 3, 6, 6, 4, 3, 1, 1, c.scratch);
+    size_t *idx = index_all(nx), *idx_w = index_all(nw);
+    for (size_t i = 0; i < nw; i++)
+        dw[i] = -dw[i];
+    fd_result r = fd_compare(conv_objective, NULL, &c, c.w, idx_w, nw, dw, &FD_LINEAR);
+    CU_ASSERT(r.max_rel > 100 * FD_LINEAR.tol);
+    for (size_t i = 0; i < nx; i++)
+        bad[i] = dx[(i + 1) % nx];
+    r = fd_compare(conv_objective, NULL, &c, c.x, idx, nx, bad, &FD_LINEAR);
+    CU_ASSERT(r.max_rel > 100 * FD_LINEAR.tol);
+    free(dx), free(dw), free(bad), free(idx), free(idx_w);
+    conv_teardown(&c);
+
+    bn_case b = {.B = 4, .C = 3, .HW = 5};
+    bn_setup(&b, 53);
+    bn_objective(&b);
+    size_t n = bn_n(&b);
+    float *bdx = fvec(n);
+    /* γ·is·(dy − x̂·mean(dy x̂)): the "− mean(dy)" term dropped */
+    for (int ch = 0; ch < 3; ch++) {
+        double sdyx = 0.0;
+        for (int bb = 0; bb < 4; bb++)
+            for (int i = 0; i < 5; i++) {
+                size_t o = ((size_t)bb * 3 + ch) * 5 + i;
+                sdyx += b.r[o] * (b.x[o] - b.mean[ch]) * b.inv_std[ch];
+            }
+        for (int bb = 0; bb < 4; bb++)
+            for (int i = 0; i < 5; i++) {
+                size_t o = ((size_t)bb * 3 + ch) * 5 + i;
+                double xh = (b.x[o] - b.mean[ch]) * b.inv_std[ch];
+                bdx[o] = (float)(b.gamma[ch] * b.inv_std[ch] * (b.r[o] - xh * sdyx / 20));
+            }
+    }
+    size_t *bidx = index_all(n);
+    r = fd_compare(bn_objective, NULL, &b, b.x, bidx, n, bdx, &FD_BN);
+    CU_ASSERT(r.max_rel > 10 * FD_BN.tol);
+    free(bdx), free(bidx);
+    bn_teardown(&b);
+}
+
+/* ------------------------------------------------ whole networks vs FD */
+
+/* A tiny net at batch 4 in training mode. There, every input moves the batch
+ * statistics, so some ReLU input somewhere always changes side by a hair,
+ * and the loss is not smooth along the step. The correction: ReLU is convex,
+ * so an element whose input a' ended on the other side of 0 from the base
+ * point outputs |a'| more than the base side's linear piece would, which
+ * moves L by dL/d(out)·|a'| to first order. A layer_forward hook records each
+ * ReLU input's side at the base point and, on later forwards, sums that
+ * amount (with dL/d(out) from the base backward) so the objective can
+ * subtract it: what remains is the smooth function whose derivative the
+ * backward computes, up to O(h·|a'|). The summed magnitudes bound how far
+ * the correction itself could be off; fd_compare skips a point only when
+ * KINK_RESIDUAL of that could matter (measured on these nets: what the
+ * correction leaves is a fraction of a per cent of it). */
+typedef struct net_case {
+    gf_net *net;
+    int B;
+    size_t nin, nsign;
+    float *x;
+    int32_t labels[8];
+    unsigned char *sign;
+    size_t *relu_off; /* per layer: offset into sign (relu layers only) */
+    int recording;
+    double kink_shift, kink_abs;
+} net_case;
+
+static int kink_hook(void *user, const gf_layer *l, int B, int training)
+{
+    net_case *c = user;
+    (void)training;
+    if (l->kind != GF_LAYER_RELU)
+        return 0;
+    unsigned char *s = c->sign + c->relu_off[l->index];
+    size_t n = (size_t)B * gf_layer_out_size(l);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char pos = l->in[i] > 0.0f;
+        if (c->recording) {
+            s[i] = pos;
+        } else if (s[i] != pos) {
+            double d = fabs((double)l->in[i]) * l->dout[i];
+            c->kink_shift += d, c->kink_abs += fabs(d);
+        }
+    }
+    return 0;
+}
+
+static double net_objective(void *u)
+{
+    net_case *c = u;
+    c->kink_shift = c->kink_abs = 0.0;
+    CU_ASSERT_EQUAL(gf_net_forward(c->net, c->x, c->B, 1), GF_OK);
+    return gf_net_loss(c->net, c->labels, 0, NULL) - c->kink_shift;
+}
+
+static double net_kink(void *u) { return KINK_RESIDUAL * ((net_case *)u)->kink_abs; }
+
+/* Builds model on in_c × hw × hw for batch B (<= 8), initialises it, and
+ * moves BN's γ and β off 1 and 0 so that a mix-up between them cannot pass. */
+static void net_setup(net_case *c, const char *model, int in_c, int hw, int B, uint64_t seed)
+{
+    gf_model_spec spec;
+    gf_err err;
+    memset(c, 0, sizeof *c);
+    CU_ASSERT_EQUAL_FATAL(gf_model_parse(model, &spec, &err), 0);
+    spec.in_c = in_c, spec.in_h = spec.in_w = hw, spec.mlp_width = 8;
+    c->B = B;
+    c->net = gf_net_new(&spec, c->B, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c->net);
+    gf_net_init(c->net, seed);
+    gf_rng rng;
+    gf_rng_seed(&rng, seed, 99);
+    for (int i = 0; i < gf_net_num_tensors(c->net); i++) {
+        const gf_tensor_info *t = gf_net_tensor(c->net, i);
+        if (!t->is_buffer && gf_net_layer(c->net, t->layer)->kind == GF_LAYER_BN)
+            fill_normal(&rng, t->data, t->size, strstr(t->name, ".weight") ? 1.0 : 0.0, 0.2);
+    }
+    c->nin = (size_t)c->B * in_c * hw * hw;
+    c->x = fvec(c->nin);
+    fill_normal(&rng, c->x, c->nin, 0.0, 1.0);
+    for (int b = 0; b < c->B; b++)
+        c->labels[b] = (int32_t)gf_rng_below(&rng, 10);
+    int nl = gf_net_num_layers(c->net);
+    c->relu_off = calloc((size_t)nl, sizeof *c->relu_off);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c->relu_off);
+    for (int i = 0; i < nl; i++) {
+        const gf_layer *l = gf_net_layer(c->net, i);
+        c->relu_off[i] = c->nsign;
+        if (l->kind == GF_LAYER_RELU)
+            c->nsign += (size_t)c->B * gf_layer_out_size(l);
+    }
+    c->sign = calloc(c->nsign + 1, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c->sign);
+    gf_hooks h = {.user = c, .layer_forward = kink_hook};
+    gf_net_set_hooks(c->net, &h);
+}
+
+static void net_teardown(net_case *c)
+{
+    gf_net_free(c->net);
+    free(c->x), free(c->sign), free(c->relu_off);
+}
+
+/* The base point: a training forward recording the ReLU sides, the loss,
+ * and a backward from zeroed gradients. eval_bn: instead run the forward in
+ * eval mode with every BN's running statistics set to this batch's (the
+ * same function value) so that the backward treats the batch statistics as
+ * constants — BN's backward without its mean and variance terms. */
+static void net_base(net_case *c, int eval_bn)
+{
+    c->recording = 1;
+    CU_ASSERT_EQUAL(gf_net_forward(c->net, c->x, c->B, 1), GF_OK);
+    c->recording = 0;
+    double loss = gf_net_loss(c->net, c->labels, 1, NULL);
+    CU_ASSERT(isfinite(loss) && loss > 0);
+    for (int i = 0; eval_bn && i < gf_net_num_tensors(c->net); i++) {
+        const gf_tensor_info *t = gf_net_tensor(c->net, i);
+        const gf_layer *l = gf_net_layer(c->net, t->layer);
+        for (size_t j = 0; t->is_buffer && j < t->size; j++)
+            t->data[j] = strstr(t->name, "running_mean")
+                             ? l->mean[j]
+                             : (float)(1.0 / ((double)l->inv_std[j] * l->inv_std[j]) -
+                                       gf_net_spec(c->net)->bn_eps);
+    }
+    if (eval_bn) {
+        size_t nl = (size_t)c->B * gf_net_spec(c->net)->num_classes;
+        float *train_logits = fcopy(gf_net_logits(c->net), nl);
+        CU_ASSERT_EQUAL(gf_net_forward(c->net, c->x, c->B, 0), GF_OK);
+        CU_ASSERT(max_abs_diff(train_logits, gf_net_logits(c->net), nl) <=
+                  1e-4 * (1 + max_abs(train_logits, nl)));
+        CU_ASSERT_DOUBLE_EQUAL(gf_net_loss(c->net, c->labels, 1, NULL), loss, 1e-4);
+        free(train_logits);
+    }
+    gf_net_zero_grad(c->net);
+    CU_ASSERT_EQUAL(gf_net_backward(c->net, GF_INPUT_GRAD), GF_OK);
+}
+
+/* Indices to check: n_in random inputs (all if fewer), then per_tensor random
+ * elements of every trainable tensor (every conv, BN γ/β, shortcut, linear). */
+static size_t *net_indices(net_case *c, uint64_t seed, size_t n_in, int per_tensor,
+                           size_t *n_params_idx)
+{
+    gf_rng rng;
+    gf_rng_seed(&rng, seed, 7);
+    int nt = gf_net_num_tensors(c->net);
+    size_t *idx = malloc((n_in + (size_t)per_tensor * (size_t)nt + 1) * sizeof *idx);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(idx);
+    for (size_t k = 0; k < n_in; k++)
+        idx[k] = c->nin <= n_in ? k : gf_rng_below(&rng, (uint32_t)c->nin);
+    float *params = gf_net_params(c->net);
+    size_t m = 0;
+    for (int i = 0; i < nt; i++) {
+        const gf_tensor_info *t = gf_net_tensor(c->net, i);
+        for (int k = 0; !t->is_buffer && k < per_tensor; k++)
+            idx[n_in + m++] = (size_t)(t->data - params) + gf_rng_below(&rng, (uint32_t)t->size);
+    }
+    *n_params_idx = m;
+    return idx;
+}
+
+/* dL/dinput at 128 sampled inputs and dL/dp at 4 elements of every tensor
+ * against central differences of gf_net_loss (training mode). */
+static void check_net_fd(const char *model, int in_c, int hw, int B, const fd_opts *o,
+                         uint64_t seed)
+{
+    net_case c;
+    net_setup(&c, model, in_c, hw, B, seed);
+    net_base(&c, 0);
+    size_t np = gf_net_num_params(c.net), n_in = c.nin < 128 ? c.nin : 128, n_p;
+    float *dx = fcopy(gf_net_input_grad(c.net), c.nin), *dp = fcopy(gf_net_grads(c.net), np);
+    CU_ASSERT(max_abs(dx, c.nin) > 0 && max_abs(dp, np) > 0);
+    size_t *idx = net_indices(&c, seed, n_in, 4, &n_p);
+    char what[96];
+    snprintf(what, sizeof what, "%s dL/dinput", model);
+    fd_check(what, net_objective, net_kink, &c, c.x, idx, n_in, dx, o);
+    snprintf(what, sizeof what, "%s dL/dparams", model);
+    fd_check(what, net_objective, net_kink, &c, gf_net_params(c.net), idx + n_in, n_p, dp, o);
+    free(idx), free(dx), free(dp);
+    net_teardown(&c);
+}
+
+/* The MLPs run at batch 8: BN over 4 examples of an 8-wide layer is so
+ * curved that no step is both clear of the curvature and of the noise. */
+static void test_net_fd_resnet8_a(void) { check_net_fd("resnet-8", 3, 8, 4, &FD_NET, 61); }
+static void test_net_fd_resnet8_b(void) { check_net_fd("resnet-8-B", 3, 8, 4, &FD_NET, 62); }
+static void test_net_fd_preact_resnet8(void)
+{
+    check_net_fd("preact-resnet-8", 3, 8, 4, &FD_NET, 63);
+}
+static void test_net_fd_preact_resnet8_b(void)
+{
+    check_net_fd("preact-resnet-8-B", 3, 8, 4, &FD_NET, 64);
+}
+static void test_net_fd_plain8(void) { check_net_fd("plain-8", 3, 8, 4, &FD_NET, 65); }
+static void test_net_fd_mlp_res4(void) { check_net_fd("mlp-res-4", 1, 6, 8, &FD_MLP, 66); }
+static void test_net_fd_mlp_plain4(void) { check_net_fd("mlp-plain-4", 1, 6, 8, &FD_MLP, 67); }
+
+/* The whole-net check must fail a backward that forgets BN's batch
+ * statistics: the same network and function value, differentiated as if
+ * the statistics were constants (eval mode with running = batch). */
+static void test_net_fd_catches_bn_without_batch_stat_terms(void)
+{
+    net_case c;
+    net_setup(&c, "resnet-8", 3, 8, 4, 61);
+    net_base(&c, 1);
+    size_t np = gf_net_num_params(c.net), n_p;
+    float *dx = fcopy(gf_net_input_grad(c.net), c.nin), *dp = fcopy(gf_net_grads(c.net), np);
+    size_t *idx = net_indices(&c, 61, 64, 1, &n_p);
+    fd_result r = fd_compare(net_objective, net_kink, &c, c.x, idx, 64, dx, &FD_NET);
+    CU_ASSERT(r.max_rel > 4 * FD_NET.tol && r.norm_rel > FD_NET.tol);
+    r = fd_compare(net_objective, net_kink, &c, gf_net_params(c.net), idx + 64, n_p, dp, &FD_NET);
+    CU_ASSERT(r.max_rel > 4 * FD_NET.tol && r.norm_rel > FD_NET.tol);
+    free(idx), free(dx), free(dp);
+    net_teardown(&c);
+}
+
+/* ------------------------------------------------ the block split, ΣG */
+
+typedef struct split_case {
+    gf_net *net;
+    float **identity, **branch; /* per-block copies taken in the hook */
+    int calls, sum_mismatch, plain_alias_ok;
+} split_case;
+
+static int split_hook(void *user, const gf_block *b, int B)
+{
+    split_case *s = user;
+    int i = (int)(b - gf_net_block(s->net, 0));
+    size_t n = (size_t)B * b->in_c * b->in_h * b->in_w;
+    s->calls++;
+    memcpy(s->branch[i], b->branch_grad, n * sizeof(float));
+    if (!b->identity_grad) {
+        s->plain_alias_ok &= b->kind == GF_BLOCK_PLAIN && b->branch_grad == b->input_grad;
+        return 0;
+    }
+    memcpy(s->identity[i], b->identity_grad, n * sizeof(float));
+    for (size_t j = 0; j < n; j++) {
+        float sum = b->identity_grad[j] + b->branch_grad[j];
+        s->sum_mismatch += sum != b->input_grad[j];
+    }
+    return 0;
+}
+
+/* Sᵀ(m ⊙ g) written out from the block's definition, for identity and
+ * option-A shortcuts; returns 0 for option B (no independent formula here). */
+static int identity_reference(const gf_net *net, const gf_block *b, const float *mg, float *out,
+                              int B)
+{
+    size_t n_in = (size_t)B * b->in_c * b->in_h * b->in_w;
+    if (b->sc < 0) {
+        memcpy(out, mg, n_in * sizeof(float));
+        return 1;
+    }
+    if (gf_net_layer(net, b->sc)->kind != GF_LAYER_SHORTCUT_A)
+        return 0;
+    int pad = (b->out_c - b->in_c) / 2;
+    memset(out, 0, n_in * sizeof(float));
+    for (int e = 0; e < B; e++)
+        for (int ch = 0; ch < b->in_c; ch++)
+            for (int i = 0; i < b->out_h; i++)
+                for (int j = 0; j < b->out_w; j++)
+                    out[(((size_t)e * b->in_c + ch) * b->in_h + 2 * i) * b->in_w + 2 * j] =
+                        mg[(((size_t)e * b->out_c + ch + pad) * b->out_h + i) * b->out_w + j];
+    return 1;
+}
+
+/* m ⊙ g from the block's own relu2 output (post-activation) or g (preact). */
+static void mask_reference(const gf_net *net, const gf_block *b, float *mg, int B)
+{
+    size_t n = (size_t)B * b->out_c * b->out_h * b->out_w;
+    const float *relu2 = b->kind == GF_BLOCK_PREACT ? NULL : gf_net_layer(net, b->relu2)->out;
+    for (size_t j = 0; j < n; j++)
+        mg[j] = !relu2 || relu2[j] > 0.0f ? b->output_grad[j] : 0.0f;
+}
+
+/* Checks block i's split after the whole backward: the copies from the hook
+ * against the block pieces of the public API, and against the definitions. */
+static void check_block_split(split_case *s, int i, int B)
+{
+    const gf_block *b = gf_net_block(s->net, i);
+    size_t n_in = (size_t)B * b->in_c * b->in_h * b->in_w;
+    size_t n_out = (size_t)B * b->out_c * b->out_h * b->out_w;
+    float *mg = fvec(n_out), *mg2 = fvec(n_out), *t = fvec(n_in), *sum = fvec(n_in);
+    mask_reference(s->net, b, mg, B);
+    if (b->kind == GF_BLOCK_PLAIN) {
+        CU_ASSERT(bits_equal(s->branch[i], b->input_grad, n_in));
+        CU_ASSERT_EQUAL(gf_block_shortcut_backward(s->net, i, mg, t, B, GF_NO_PARAM_GRAD), -1);
+        goto done;
+    }
+    CU_ASSERT_EQUAL(gf_block_mask_backward(s->net, i, b->output_grad, mg2, B), 0);
+    CU_ASSERT(bits_equal(mg, mg2, n_out));
+    CU_ASSERT_EQUAL(gf_block_shortcut_backward(s->net, i, mg, t, B, GF_NO_PARAM_GRAD), 0);
+    CU_ASSERT(max_abs_diff(t, s->identity[i], n_in) <= 1e-6 * max_abs(t, n_in));
+    if (identity_reference(s->net, b, mg, t, B))
+        CU_ASSERT(bits_equal(t, s->identity[i], n_in));
+    CU_ASSERT_EQUAL(gf_block_branch_backward(s->net, i, mg, t, B, GF_NO_PARAM_GRAD), 0);
+    CU_ASSERT(max_abs_diff(t, s->branch[i], n_in) <= 1e-6 * max_abs(t, n_in));
+    CU_ASSERT(max_abs(s->branch[i], n_in) > 0 && max_abs(s->identity[i], n_in) > 0);
+    for (size_t j = 0; j < n_in; j++)
+        sum[j] = s->identity[i][j] + s->branch[i][j];
+    CU_ASSERT(bits_equal(sum, b->input_grad, n_in)); /* input_grad persists */
+done:
+    free(mg), free(mg2), free(t), free(sum);
+}
+
+static void check_split(const char *model, int in_c, int hw)
+{
+    net_case c;
+    net_setup(&c, model, in_c, hw, 4, 71);
+    int nb = gf_net_num_blocks(c.net);
+    split_case s = {.net = c.net, .plain_alias_ok = 1};
+    s.identity = calloc((size_t)nb, sizeof *s.identity);
+    s.branch = calloc((size_t)nb, sizeof *s.branch);
+    CU_ASSERT_FATAL(nb > 0 && s.identity && s.branch);
+    for (int i = 0; i < nb; i++) {
+        const gf_block *b = gf_net_block(c.net, i);
+        s.identity[i] = fvec((size_t)c.B * b->in_c * b->in_h * b->in_w);
+        s.branch[i] = fvec((size_t)c.B * b->in_c * b->in_h * b->in_w);
+    }
+    gf_hooks h = {.user = &s, .block_backward = split_hook};
+    gf_net_set_hooks(c.net, &h);
+    CU_ASSERT_EQUAL(gf_net_forward(c.net, c.x, c.B, 1), GF_OK);
+    gf_net_loss(c.net, c.labels, 1, NULL);
+    gf_net_zero_grad(c.net);
+    CU_ASSERT_EQUAL(gf_net_backward(c.net, 0), GF_OK);
+    CU_ASSERT_EQUAL(s.calls, nb);
+    CU_ASSERT_EQUAL(s.sum_mismatch, 0);
+    CU_ASSERT(s.plain_alias_ok);
+    for (int i = 0; i < nb; i++) {
+        check_block_split(&s, i, c.B);
+        free(s.identity[i]), free(s.branch[i]);
+    }
+    free(s.identity), free(s.branch);
+    net_teardown(&c);
+}
+
+static void test_block_split_sums_to_input_grad(void)
+{
+    check_split("resnet-8", 3, 8);
+    check_split("resnet-8-B", 3, 8);
+    check_split("preact-resnet-8", 3, 8);
+    check_split("preact-resnet-8-B", 3, 8);
+    check_split("resnet-14", 3, 8); /* identity shortcuts too */
+    check_split("mlp-res-4", 1, 6);
+    check_split("plain-8", 3, 8);
+}
+
+/* ------------------------------------------------------- thread count */
+
+/* One forward and backward of a small net plus both conv engines, with
+ * everything that comes out concatenated (caller frees). */
+static float *thread_probe(size_t *n_out)
+{
+    net_case c;
+    net_setup(&c, "resnet-8-B", 3, 8, 4, 81);
+    CU_ASSERT_EQUAL(gf_net_forward(c.net, c.x, 4, 1), GF_OK);
+    gf_net_loss(c.net, c.labels, 1, NULL);
+    gf_net_zero_grad(c.net);
+    CU_ASSERT_EQUAL(gf_net_backward(c.net, GF_INPUT_GRAD), GF_OK);
+    size_t np = gf_net_num_params(c.net), n = 40 + np + c.nin, k = 0;
+    float *all = fvec(n);
+    memcpy(all, gf_net_logits(c.net), 40 * sizeof(float)), k += 40;
+    memcpy(all + k, gf_net_grads(c.net), np * sizeof(float)), k += np;
+    memcpy(all + k, gf_net_input_grad(c.net), c.nin * sizeof(float)), k += c.nin;
+    net_teardown(&c);
+    for (int e = 0; e < 2; e++) {
+        conv_case cc = conv_engines[e];
+        conv_setup(&cc, 83);
+        conv_objective(&cc);
+        size_t ny = conv_ny(&cc), nx = conv_nx(&cc), nw = conv_nw(&cc);
+        float *grown = realloc(all, (k + ny + nx + nw) * sizeof(float));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(grown);
+        all = grown;
+        memcpy(all + k, cc.y, ny * sizeof(float)), k += ny;
+        memset(all + k, 0, (nx + nw) * sizeof(float));
+        conv_backward(&cc, all + k, all + k + nx);
+        k += nx + nw;
+        conv_teardown(&cc);
+    }
+    *n_out = k;
+    return all;
+}
+
+/* kernels.h: same inputs, same bits, whatever the thread count. Runs last:
+ * it lowers the count to 1 and then restores it. */
+static void test_results_bitwise_same_for_any_thread_count(void)
+{
+    int t0 = gf_num_threads();
+    size_t n1, n2;
+    float *a = thread_probe(&n1);
+    CU_ASSERT_EQUAL(gf_set_num_threads(1), 1);
+    float *b = thread_probe(&n2);
+    CU_ASSERT_EQUAL(gf_set_num_threads(t0), t0);
+    printf("\n    %d thread(s) against 1: %s", t0,
+           t0 > 1 ? "compared" : "one core, nothing to compare");
+    CU_ASSERT(n1 == n2 && bits_equal(a, b, n1));
+    free(a), free(b);
+}
+
+/* ---------------------------------------------------------------- suite */
+
+int suite_kernels_register(void)
+{
+    CU_pSuite s = CU_add_suite("kernels", NULL, NULL);
+    if (!s)
+        return -1;
+    static const struct {
+        const char *name;
+        CU_TestFunc fn;
+    } tests[] = {
+#define T(f) {#f, f}
+        T(test_conv2d_3x3_s1_p1_grad_matches_fd),
+        T(test_conv2d_3x3_s2_p1_grad_matches_fd),
+        T(test_conv2d_1x1_s1_grad_matches_fd),
+        T(test_conv2d_1x1_s2_p0_grad_matches_fd),
+        T(test_bn_train_grad_matches_fd),
+        T(test_bn_running_var_unbiased),
+        T(test_bn_relu_fused_forward_matches_bn_then_relu),
+        T(test_bn_eval_uses_running_stats),
+        T(test_relu_grad_matches_fd),
+        T(test_shortcut_a_odd_size_grad_matches_fd),
+        T(test_shortcut_a_even_size_grad_matches_fd),
+        T(test_avgpool_grad_matches_fd),
+        T(test_linear_grad_matches_fd),
+        T(test_softmax_xent_grad_matches_fd),
+        T(test_softmax_xent_stable_large_logits),
+        T(test_elementwise_helpers),
+        T(test_backward_twice_same_dx_and_param_grads_accumulate),
+        T(test_backward_null_param_grads_change_nothing),
+        T(test_fd_checker_catches_planted_bugs),
+        T(test_net_fd_resnet8_a),
+        T(test_net_fd_resnet8_b),
+        T(test_net_fd_preact_resnet8),
+        T(test_net_fd_preact_resnet8_b),
+        T(test_net_fd_plain8),
+        T(test_net_fd_mlp_res4),
+        T(test_net_fd_mlp_plain4),
+        T(test_net_fd_catches_bn_without_batch_stat_terms),
+        T(test_block_split_sums_to_input_grad),
+        T(test_results_bitwise_same_for_any_thread_count),
+#undef T
+    };
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        if (!CU_add_test(s, tests[i].name, tests[i].fn))
+            return -1;
+    return 0;
+}
