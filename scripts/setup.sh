@@ -5,6 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Quiet when all is well; the tool's own output when something fails.
+quiet() {
+  local log
+  log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "setup: failed: $*" >&2
+    exit 1
+  fi
+  rm -f "$log"
+}
+
 packages=(build-essential libopenblas-dev libhdf5-dev libcunit1-dev zlib1g-dev meson
           ninja-build pkg-config gnuplot-nox hdf5-tools dataset-fashion-mnist
           python3-h5py python3-numpy python3-pandas valgrind libopenmpi-dev openmpi-bin)
@@ -19,25 +32,26 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  quiet apt-get update -qq
+  quiet apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# build: optimised, warnings are errors (what users run)
-# build-san: the same under AddressSanitizer + UndefinedBehaviorSanitizer
 configure() {
   local dir=$1; shift
   if [ -f "$dir/build.ninja" ]; then
-    meson configure "$dir" "$@" >/dev/null
+    quiet meson configure "$dir" "$@"
   else
-    meson setup "$dir" "$@" >/dev/null
+    quiet meson setup "$dir" "$@"
   fi
 }
+# build: optimised, warnings are errors (what users run)
 configure build -Dwarning_level=3 -Dwerror=true -Dbuildtype=release
-ninja -C build >/dev/null
+quiet ninja -C build
+# build-san: the same under AddressSanitizer + UndefinedBehaviorSanitizer
+# (without MPI, whose runtime the leak checker would flag)
 if [ "${GF_SANITIZE:-0}" = 1 ]; then
   configure build-san -Dwarning_level=3 -Dwerror=true -Dbuildtype=debugoptimized \
     -Db_sanitize=address,undefined -Db_lundef=false -Dmpi=disabled
-  ninja -C build-san >/dev/null
+  quiet ninja -C build-san
 fi
 echo "setup: built ./build/gradflow"
