@@ -540,11 +540,58 @@ void gf_axpy(float *y, float alpha, const float *x, size_t n)
     gf_par_for(n, n > PAR_MIN, axpy_range, &j);
 }
 
-double gf_dot(const float *a, const float *b, size_t n)
+/* Reductions for norms: fixed chunks of DOT_CHUNK floats (the partition
+ * never depends on the thread count, so neither does the result), each
+ * summed in 8 float lanes per block of 256 (vectorisable) folded into
+ * double — ~1e-7 relative, and 5-10x faster than a scalar double loop. */
+#define DOT_CHUNK 65536
+#define DOT_MAX_CHUNKS 4096
+
+static double dot_block(const float *a, const float *b, size_t n)
 {
     double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)a[i] * b[i];
+    for (size_t i0 = 0; i0 < n; i0 += 256) {
+        size_t m = n - i0 < 256 ? n - i0 : 256, i = 0;
+        float acc[8] = {0};
+        for (; i + 8 <= m; i += 8)
+            for (int k = 0; k < 8; k++)
+                acc[k] += a[i0 + i + k] * b[i0 + i + k];
+        for (int k = 0; k < 8; k++)
+            s += acc[k];
+        for (; i < m; i++)
+            s += (double)a[i0 + i] * b[i0 + i];
+    }
+    return s;
+}
+
+typedef struct dot_job {
+    const float *a, *b;
+    size_t n, chunk;
+    double *part;
+} dot_job;
+
+static void dot_chunks(void *ctx, size_t begin, size_t end, int thread)
+{
+    (void)thread;
+    dot_job *j = ctx;
+    for (size_t c = begin; c < end; c++) {
+        size_t lo = c * j->chunk, len = j->n - lo < j->chunk ? j->n - lo : j->chunk;
+        j->part[c] = dot_block(j->a + lo, j->b + lo, len);
+    }
+}
+
+double gf_dot(const float *a, const float *b, size_t n)
+{
+    double part[DOT_MAX_CHUNKS];
+    size_t chunk = DOT_CHUNK;
+    if (n / chunk >= DOT_MAX_CHUNKS)
+        chunk = n / DOT_MAX_CHUNKS + 1;
+    dot_job j = {a, b, n, chunk, part};
+    size_t chunks = (n + chunk - 1) / chunk;
+    gf_par_for(chunks, n > PAR_MIN, dot_chunks, &j);
+    double s = 0.0;
+    for (size_t c = 0; c < chunks; c++) /* in chunk order: deterministic */
+        s += part[c];
     return s;
 }
 
