@@ -9,6 +9,7 @@
 #include "gradflow/kernels.h"
 #include "gradflow/paths.h"
 #include "gradflow/rng.h"
+#include "gradflow/train.h"
 #include "suites.h"
 
 /* A tiny net after one training-mode forward and backward on random data. */
@@ -176,6 +177,58 @@ static void test_paths_cli_plain_product_and_errors(void)
     CU_ASSERT_EQUAL(WEXITSTATUS(system(cmd)), 2);
 }
 
+/* Pearson correlation, written out again here for the check. */
+static double corr(const float *a, const float *b, size_t n)
+{
+    double ma = 0, mb = 0, ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++)
+        ma += a[i], mb += b[i];
+    ma /= (double)n, mb /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        ab += (a[i] - ma) * (b[i] - mb), aa += (a[i] - ma) * (a[i] - ma), bb += (b[i] - mb) * (b[i] - mb);
+    return ab / sqrt(aa * bb);
+}
+
+/* `gradflow shatter`'s batch correlation equals the mean pairwise Pearson
+ * correlation of the input-gradient rows, recomputed here from the same
+ * net (same seed) on the same batch (the first B synthetic examples). */
+static void test_shatter_batch_correlation_matches_direct(void)
+{
+    const int B = 6;
+    char cmd[1024], out[8192];
+    snprintf(cmd, sizeof cmd, "%s shatter --models resnet-8 --data synthetic:N=64,H=8,W=8,TEST=8 "
+                              "--batch %d --threads 1 2>&1", GF_EXE, B);
+    FILE *f = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    CU_ASSERT_EQUAL_FATAL(WEXITSTATUS(pclose(f)), 0);
+    const char *row = strstr(out, "\n  resnet-8");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(row);
+    double printed = 0;
+    int depth = 0;
+    CU_ASSERT_EQUAL_FATAL(sscanf(row, " resnet-8 %d %lf", &depth, &printed), 2);
+    gf_err err;
+    gf_data_bundle data;
+    CU_ASSERT_EQUAL_FATAL(gf_data_open("synthetic:N=64,H=8,W=8,TEST=8", 0, 0, 1, &data, &err), 0);
+    gf_model_spec spec;
+    gf_model_parse("resnet-8", &spec, &err);
+    spec.in_c = 1, spec.in_h = spec.in_w = 8;
+    gf_net *net = gf_net_new(&spec, B, &err);
+    gf_net_init(net, 1);
+    gf_net_forward(net, data.train.images, B, 1);
+    gf_net_loss(net, data.train.labels, 1, NULL);
+    gf_net_backward(net, GF_NO_PARAM_GRAD | GF_INPUT_GRAD);
+    const float *g = gf_net_input_grad(net);
+    double s = 0;
+    int pairs = 0;
+    for (int i = 0; i < B; i++)
+        for (int j = i + 1; j < B; j++)
+            s += corr(g + (size_t)i * 64, g + (size_t)j * 64, 64), pairs++;
+    CU_ASSERT_DOUBLE_EQUAL(printed, s / pairs, 1e-4);
+    gf_net_free(net);
+    gf_data_bundle_free(&data);
+}
+
 int suite_paths_register(void)
 {
     CU_pSuite s = CU_add_suite("paths", NULL, NULL);
@@ -188,7 +241,9 @@ int suite_paths_register(void)
         !CU_add_test(s, "sampling estimator converges", test_sampling_estimator_converges) ||
         !CU_add_test(s, "ablation: identity term reaches the first block",
                      test_ablation_identity_term_reaches_first_block) ||
-        !CU_add_test(s, "paths CLI: plain product and errors", test_paths_cli_plain_product_and_errors))
+        !CU_add_test(s, "paths CLI: plain product and errors", test_paths_cli_plain_product_and_errors) ||
+        !CU_add_test(s, "shatter: batch correlation matches a direct computation",
+                     test_shatter_batch_correlation_matches_direct))
         return -1;
     return 0;
 }
