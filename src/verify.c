@@ -285,8 +285,9 @@ static int compare_paths(ctx *c, gf_err *err)
                                           "has it for residual families)", c->path)
                         : 0;
     gf_paths p;
-    if (gf_paths_decompose(c->net, 0, &p, err))
-        return gf_err_set(err, "%s: paths: %s", c->path, err->msg);
+    gf_err why;
+    if (gf_paths_decompose(c->net, 0, &p, &why)) /* never format err into itself */
+        return gf_err_set(err, "%s: paths: %s", c->path, why.msg);
     size_t entries = (size_t)p.L + 1;
     int rc = compare(c, "paths/grad_by_length", p.G, entries * p.n, err);
     float *norms = malloc(entries * sizeof *norms), *counts = malloc(entries * sizeof *counts);
