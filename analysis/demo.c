@@ -174,21 +174,6 @@ static int read_paths(const char *path, facts *x, int family, int ablated, gf_er
 
 /* -------------------------------------------------------------- report */
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n)
-        buf[n] = '\0';
-    else
-        free(buf), buf = NULL;
-    if (f)
-        fclose(f);
-    return buf;
-}
-
 /* Draws kind from inputs as DIR/figures/NAME.png (for the Markdown) and .svg
  * (inlined in the HTML); appends the HTML to *html. */
 static void figure(const demo_opts *o, const char *name, const char *kind,
@@ -201,7 +186,7 @@ static void figure(const demo_opts *o, const char *name, const char *kind,
     snprintf(svg, sizeof svg, "%s/figures/%s.svg", o->dir, name);
     int ok = plot_figure(kind, in, n, png, NULL, &err) == 0 &&
              plot_figure(kind, in, n, svg, NULL, &err) == 0;
-    char *s = ok ? slurp(svg) : NULL, *body = s ? strstr(s, "<svg") : NULL;
+    char *s = ok ? rf_slurp(svg) : NULL, *body = s ? strstr(s, "<svg") : NULL;
     size_t used = strlen(md), have = *html ? strlen(*html) : 0;
     if (body)
         snprintf(md + used, md_size - used, "![%s](figures/%s.png)\n\n", caption, name);

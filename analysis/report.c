@@ -86,22 +86,6 @@ static double identity_share(const report *p, int row, int b)
  * for none; otherwise set *html to malloc'ed markup of <figure> elements
  * (inline SVG or <img src="data:..."> so report.html stays one file) and
  * write one line per figure into md. The Figures section shows them. */
-/* Reads a whole file into a malloc'ed string (NULL on failure). */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n)
-        buf[n] = '\0';
-    else
-        free(buf), buf = NULL;
-    if (f)
-        fclose(f);
-    return buf;
-}
-
 /* Appends text to a growing malloc'ed string. */
 static int append(char **s, size_t *len, const char *text)
 {
@@ -136,7 +120,7 @@ static int report_figures(const report *p, const char *dir, char **html, char *m
     for (size_t i = 0; i < sizeof figs / sizeof figs[0]; i++) {
         gf_err err;
         snprintf(out, sizeof out, "%s/%s.svg", figdir, figs[i].kind);
-        char *svg = plot_figure(figs[i].kind, in, 1, out, NULL, &err) == 0 ? slurp(out) : NULL;
+        char *svg = plot_figure(figs[i].kind, in, 1, out, NULL, &err) == 0 ? rf_slurp(out) : NULL;
         if (svg) {
             const char *body = strstr(svg, "<svg");
             if (append(html, &len, "<figure>\n") || append(html, &len, body ? body : svg))

@@ -545,3 +545,18 @@ int rf_mkdirs(const char *dir, gf_err *err)
         *p = '/';
     }
 }
+
+char *rf_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n)
+        buf[n] = '\0';
+    else
+        free(buf), buf = NULL;
+    if (f)
+        fclose(f);
+    return buf;
+}

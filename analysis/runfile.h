@@ -106,6 +106,8 @@ int rf_table_csv(FILE *f, const void *table);
  * succeeded (fill fails only for want of memory). */
 int rf_write_file(const char *path, int (*fill)(FILE *, const void *), const void *arg,
                   gf_err *err);
+/* A whole file as a malloc'ed, NUL-terminated string; NULL on failure. */
+char *rf_slurp(const char *path);
 /* Creates dir and its parents (like mkdir -p). */
 int rf_mkdirs(const char *dir, gf_err *err);
 
