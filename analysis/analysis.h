@@ -14,6 +14,12 @@ typedef struct analysis_setup {
     uint64_t seed;
 } analysis_setup;
 
+/* The options every analysis command shares: --weights FILE, --data SPEC,
+ * --seed N, --threads T (into *threads). Returns 1 if argv[*i] was one of
+ * them (consuming its value), 0 if not, 2 after a usage message. */
+int analysis_option(const char *cmd, int argc, char **argv, int *i, analysis_setup *s,
+                    int *threads);
+
 /* Loads the data (normalised as for training), builds the net for its
  * shape, initialises it from seed or loads the weights, and copies the first
  * `batch` training examples into x [batch, c, h, w] and y [batch]. */

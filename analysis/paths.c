@@ -53,19 +53,20 @@ static int parse(int argc, char **argv, paths_opts *o)
         const char *a = argv[i], *v;
         long n;
         double d;
+        int shared = analysis_option(c, argc, argv, &i, &o->setup, &o->threads);
+        if (shared == 2)
+            return 2;
+        if (shared)
+            continue;
 #define VALUE() if (!(v = cli_value(c, argc, argv, &i))) return 2
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(help, stdout); return -1;
         } else if (!strcmp(a, "--model")) { VALUE(); o->setup.model = v;
-        } else if (!strcmp(a, "--weights")) { VALUE(); o->setup.weights = v;
-        } else if (!strcmp(a, "--data")) { VALUE(); o->setup.data = v;
         } else if (!strcmp(a, "-o")) { VALUE(); o->out = v;
         } else if (!strcmp(a, "--lengths")) { VALUE(); o->lengths = v;
         } else if (!strcmp(a, "--save-grad")) { o->save_grad = 1;
         } else if (!strcmp(a, "--batch")) { VALUE(); if (cli_long(c, a, v, 1, 65536, &n)) return 2; o->setup.batch = (int)n;
         } else if (!strcmp(a, "--block")) { VALUE(); if (cli_long(c, a, v, 0, 100000, &n)) return 2; o->block = (int)n;
         } else if (!strcmp(a, "--samples")) { VALUE(); if (cli_long(c, a, v, 1, 1000000, &n)) return 2; o->samples = (int)n;
-        } else if (!strcmp(a, "--seed")) { VALUE(); if (cli_long(c, a, v, 0, 0x7fffffffffffffffL, &n)) return 2; o->setup.seed = (uint64_t)n;
-        } else if (!strcmp(a, "--threads")) { VALUE(); if (cli_long(c, a, v, 1, 1024, &n)) return 2; o->threads = (int)n;
         } else if (!strcmp(a, "--width")) { VALUE(); if (cli_long(c, a, v, 1, 1 << 16, &n)) return 2; o->setup.width = (int)n;
         } else if (!strcmp(a, "--branch-scale")) { VALUE(); if (cli_double(c, a, v, 0, 1e6, &d)) return 2; o->scale = d;
         } else { return cli_fail(2, c, "unknown option '%s' (see --help)", a); }

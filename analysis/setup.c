@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/cli/cli.h"
 #include "analysis.h"
 #include "gradflow/checkpoint.h"
 
@@ -57,4 +58,31 @@ fail:
     *net = NULL, *x = NULL, *y = NULL;
     gf_data_bundle_free(data);
     return -1;
+}
+
+int analysis_option(const char *cmd, int argc, char **argv, int *i, analysis_setup *s,
+                    int *threads)
+{
+    const char *a = argv[*i], *v;
+    long n;
+    int is_weights = !strcmp(a, "--weights"), is_data = !strcmp(a, "--data");
+    int is_seed = !strcmp(a, "--seed"), is_threads = !strcmp(a, "--threads");
+    if (!is_weights && !is_data && !is_seed && !is_threads)
+        return 0;
+    if (!(v = cli_value(cmd, argc, argv, i)))
+        return 2;
+    if (is_weights)
+        s->weights = v;
+    else if (is_data)
+        s->data = v;
+    else if (is_seed) {
+        if (cli_long(cmd, a, v, 0, 0x7fffffffffffffffL, &n))
+            return 2;
+        s->seed = (uint64_t)n;
+    } else {
+        if (cli_long(cmd, a, v, 1, 1024, &n))
+            return 2;
+        *threads = (int)n;
+    }
+    return 1;
 }
