@@ -6,6 +6,7 @@
 #define GRADFLOW_TEST_SUITES_H
 
 #include <CUnit/CUnit.h>
+#include <stddef.h>
 
 int suite_kernels_register(void);
 int suite_models_register(void);
@@ -23,5 +24,12 @@ int suite_plots_skipped(void);
 /* Path to a fresh empty temporary directory (static storage, made once per
  * process and removed by the runner at exit). */
 const char *test_tmpdir(void);
+
+/* Helpers the suites share (testutil.c). test_fvec: n zeroed floats (the
+ * test fails if allocation does); test_fcopy: a copy; test_bits_equal: the
+ * same bits, for determinism checks. */
+float *test_fvec(size_t n);
+float *test_fcopy(const float *a, size_t n);
+int test_bits_equal(const float *a, const float *b, size_t n);
 
 #endif

@@ -21,20 +21,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static float *fvec(size_t n)
-{
-    float *p = calloc(n ? n : 1, sizeof *p);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    return p;
-}
-
-static float *fcopy(const float *a, size_t n)
-{
-    float *p = fvec(n);
-    memcpy(p, a, n * sizeof *p);
-    return p;
-}
-
 static void fill_normal(gf_rng *r, float *a, size_t n, double mean, double std)
 {
     for (size_t i = 0; i < n; i++)
@@ -47,11 +33,6 @@ static double dot_d(const float *a, const float *b, size_t n)
     for (size_t i = 0; i < n; i++)
         s += (double)a[i] * b[i];
     return s;
-}
-
-static int bits_equal(const float *a, const float *b, size_t n)
-{
-    return memcmp(a, b, n * sizeof(float)) == 0;
 }
 
 static double max_abs_diff(const float *a, const float *b, size_t n)
@@ -249,9 +230,9 @@ static void conv_setup(conv_case *c, uint64_t seed)
     gf_rng rng;
     gf_rng_seed(&rng, seed, 0);
     c->Ho = gf_conv_out(c->H, c->K, c->s, c->p), c->Wo = gf_conv_out(c->W, c->K, c->s, c->p);
-    c->x = fvec(conv_nx(c)), c->w = fvec(conv_nw(c));
-    c->y = fvec(conv_ny(c)), c->r = fvec(conv_ny(c));
-    c->scratch = fvec(gf_conv2d_scratch(c->Ci, c->H, c->W, c->Co, c->K, c->s, c->p));
+    c->x = test_fvec(conv_nx(c)), c->w = test_fvec(conv_nw(c));
+    c->y = test_fvec(conv_ny(c)), c->r = test_fvec(conv_ny(c));
+    c->scratch = test_fvec(gf_conv2d_scratch(c->Ci, c->H, c->W, c->Co, c->K, c->s, c->p));
     fill_normal(&rng, c->x, conv_nx(c), 0.0, 1.0);
     fill_normal(&rng, c->w, conv_nw(c), 0.0, 0.5);
     fill_normal(&rng, c->r, conv_ny(c), 0.0, 1.0);
@@ -277,7 +258,7 @@ static void check_conv(const char *label, int Ci, int H, int W, int Co, int K, i
                     err = fmax(err, fabs(c.y[(((size_t)b * c.Co + o) * c.Ho + i) * c.Wo + j] -
                                          conv_naive_at(&c, b, o, i, j)));
     CU_ASSERT(err < 1e-4 * (1.0 + max_abs(c.y, conv_ny(&c))));
-    float *dx = fvec(conv_nx(&c)), *dw = fvec(conv_nw(&c));
+    float *dx = test_fvec(conv_nx(&c)), *dw = test_fvec(conv_nw(&c));
     gf_conv2d_backward(dx, dw, c.r, c.x, c.w, c.B, Ci, H, W, Co, K, s, p, c.scratch);
     char what[64];
     snprintf(what, sizeof what, "conv %s dx", label);
@@ -333,9 +314,9 @@ static void bn_setup(bn_case *c, uint64_t seed)
     gf_rng rng;
     gf_rng_seed(&rng, seed, 0);
     size_t n = bn_n(c);
-    c->x = fvec(n), c->y = fvec(n), c->r = fvec(n);
-    c->gamma = fvec((size_t)c->C), c->beta = fvec((size_t)c->C);
-    c->mean = fvec((size_t)c->C), c->inv_std = fvec((size_t)c->C);
+    c->x = test_fvec(n), c->y = test_fvec(n), c->r = test_fvec(n);
+    c->gamma = test_fvec((size_t)c->C), c->beta = test_fvec((size_t)c->C);
+    c->mean = test_fvec((size_t)c->C), c->inv_std = test_fvec((size_t)c->C);
     fill_normal(&rng, c->x, n, 0.7, 1.6);
     fill_normal(&rng, c->r, n, 0.5, 1.0);
     fill_normal(&rng, c->gamma, (size_t)c->C, 1.0, 0.3);
@@ -353,7 +334,7 @@ static void test_bn_train_grad_matches_fd(void)
     bn_case c = {.B = 4, .C = 3, .HW = 5};
     bn_setup(&c, 7);
     bn_objective(&c);
-    float *dx = fvec(bn_n(&c)), *dg = fvec(3), *db = fvec(3);
+    float *dx = test_fvec(bn_n(&c)), *dg = test_fvec(3), *db = test_fvec(3);
     gf_bn_backward(dx, dg, db, c.r, c.x, c.mean, c.inv_std, c.gamma, c.B, c.C, c.HW);
     fd_check_all("bn train dx", bn_objective, &c, c.x, bn_n(&c), dx, &FD_BN);
     fd_check_all("bn train dgamma", bn_objective, &c, c.gamma, 3, dg, &FD_BN);
@@ -388,7 +369,7 @@ static void test_bn_relu_fused_forward_matches_bn_then_relu(void)
     bn_case c = {.B = 3, .C = 4, .HW = 6};
     bn_setup(&c, 59);
     size_t n = bn_n(&c);
-    float *y1 = fvec(n), *y2 = fvec(n), *r1 = fvec(n), *r2 = fvec(n), *y3 = fvec(n);
+    float *y1 = test_fvec(n), *y2 = test_fvec(n), *r1 = test_fvec(n), *r2 = test_fvec(n), *y3 = test_fvec(n);
     float m1[4], s1[4], m2[4], s2[4], m3[4], s3[4];
     float rm1[4] = {0.1f, 0.2f, -0.3f, 0}, rv1[4] = {1, 2, 0.5f, 1};
     float rm2[4], rv2[4], rm3[4], rv3[4];
@@ -400,13 +381,13 @@ static void test_bn_relu_fused_forward_matches_bn_then_relu(void)
                              0.1f);
     gf_bn_relu_forward_train(y3, NULL, m3, s3, rm3, rv3, c.x, c.gamma, c.beta, 3, 4, 6, 1e-5f,
                              0.1f);
-    CU_ASSERT(bits_equal(y1, y2, n) && bits_equal(r1, r2, n) && bits_equal(y1, y3, n));
-    CU_ASSERT(bits_equal(m1, m2, 4) && bits_equal(s1, s2, 4) && bits_equal(m1, m3, 4));
-    CU_ASSERT(bits_equal(rm1, rm2, 4) && bits_equal(rv1, rv2, 4) && bits_equal(rv1, rv3, 4));
+    CU_ASSERT(test_bits_equal(y1, y2, n) && test_bits_equal(r1, r2, n) && test_bits_equal(y1, y3, n));
+    CU_ASSERT(test_bits_equal(m1, m2, 4) && test_bits_equal(s1, s2, 4) && test_bits_equal(m1, m3, 4));
+    CU_ASSERT(test_bits_equal(rm1, rm2, 4) && test_bits_equal(rv1, rv2, 4) && test_bits_equal(rv1, rv3, 4));
     gf_bn_forward_eval(y1, c.x, c.gamma, c.beta, rm1, rv1, 3, 4, 6, 1e-5f);
     gf_relu_forward(r1, y1, n);
     gf_bn_relu_forward_eval(y2, r2, c.x, c.gamma, c.beta, rm1, rv1, 3, 4, 6, 1e-5f);
-    CU_ASSERT(bits_equal(y1, y2, n) && bits_equal(r1, r2, n));
+    CU_ASSERT(test_bits_equal(y1, y2, n) && test_bits_equal(r1, r2, n));
     free(y1), free(y2), free(r1), free(r2), free(y3);
     bn_teardown(&c);
 }
@@ -466,12 +447,12 @@ static void test_relu_grad_matches_fd(void)
     gf_rng rng;
     gf_rng_seed(&rng, 11, 0);
     vec_case c = {.n = 200, .ny = 200};
-    c.x = fvec(c.n), c.y = fvec(c.n), c.r = fvec(c.n);
+    c.x = test_fvec(c.n), c.y = test_fvec(c.n), c.r = test_fvec(c.n);
     for (size_t i = 0; i < c.n; i++) /* |x| >= 0.1 = 10 h: no step crosses 0 */
         c.x[i] = (gf_rng_uniform(&rng) < 0.5f ? -1.0f : 1.0f) * (0.1f + gf_rng_uniform(&rng));
     fill_normal(&rng, c.r, c.n, 0.0, 1.0);
     relu_objective(&c);
-    float *dx = fvec(c.n);
+    float *dx = test_fvec(c.n);
     gf_relu_backward(dx, c.r, c.y, c.n);
     int exact = 1;
     for (size_t i = 0; i < c.n; i++)
@@ -497,7 +478,7 @@ static void check_shortcut_a(int H, int W)
     int B = 2, Ci = 16, Co = 32, Ho = (H + 1) / 2, Wo = (W + 1) / 2, pad = (Co - Ci) / 2;
     vec_case c = {.B = B, .C = Ci, .H = H, .W = W, .Co = Co, .stride = 2};
     c.n = (size_t)B * Ci * H * W, c.ny = (size_t)B * Co * Ho * Wo;
-    c.x = fvec(c.n), c.y = fvec(c.ny), c.r = fvec(c.ny);
+    c.x = test_fvec(c.n), c.y = test_fvec(c.ny), c.r = test_fvec(c.ny);
     fill_normal(&rng, c.x, c.n, 0.0, 1.0);
     fill_normal(&rng, c.r, c.ny, 0.0, 1.0);
     memset(c.y, 0xff, c.ny * sizeof(float)); /* NaN: every element must be written */
@@ -514,7 +495,7 @@ static void check_shortcut_a(int H, int W)
                     ok &= c.y[(((size_t)b * Co + o) * Ho + i) * Wo + j] == want;
                 }
     CU_ASSERT(ok);
-    float *dx = fvec(c.n);
+    float *dx = test_fvec(c.n);
     memset(dx, 0xff, c.n * sizeof(float)); /* "= 0 elsewhere": overwritten, not kept */
     gf_shortcut_a_backward(dx, c.r, B, Ci, H, W, Co, 2);
     char what[64];
@@ -541,7 +522,7 @@ static void test_avgpool_grad_matches_fd(void)
     gf_rng_seed(&rng, 13, 0);
     vec_case c = {.B = 2, .C = 3, .H = 7}; /* H holds HW here */
     c.n = 42, c.ny = 6;
-    c.x = fvec(c.n), c.y = fvec(c.ny), c.r = fvec(c.ny);
+    c.x = test_fvec(c.n), c.y = test_fvec(c.ny), c.r = test_fvec(c.ny);
     fill_normal(&rng, c.x, c.n, 0.3, 1.0);
     fill_normal(&rng, c.r, c.ny, 0.0, 1.0);
     pool_objective(&c);
@@ -549,7 +530,7 @@ static void test_avgpool_grad_matches_fd(void)
     for (int i = 0; i < 7; i++)
         m += c.x[7 + i]; /* example 0, channel 1 */
     CU_ASSERT_DOUBLE_EQUAL(c.y[1], m / 7, 1e-6);
-    float *dx = fvec(c.n);
+    float *dx = test_fvec(c.n);
     gf_avgpool_backward(dx, c.r, c.B, c.C, 7);
     fd_check_linear("avgpool dx", pool_objective, &c, c.x, c.n, dx);
     free(c.x), free(c.y), free(c.r), free(dx);
@@ -574,7 +555,7 @@ static void linear_setup(linear_case *c, uint64_t seed)
     gf_rng rng;
     gf_rng_seed(&rng, seed, 0);
     size_t nx = (size_t)c->B * c->In, nw = (size_t)c->O * c->In, ny = (size_t)c->B * c->O;
-    c->x = fvec(nx), c->w = fvec(nw), c->b = fvec((size_t)c->O), c->y = fvec(ny), c->r = fvec(ny);
+    c->x = test_fvec(nx), c->w = test_fvec(nw), c->b = test_fvec((size_t)c->O), c->y = test_fvec(ny), c->r = test_fvec(ny);
     fill_normal(&rng, c->x, nx, 0.0, 1.0);
     fill_normal(&rng, c->w, nw, 0.0, 0.5);
     fill_normal(&rng, c->b, (size_t)c->O, 0.0, 0.5);
@@ -595,7 +576,7 @@ static void test_linear_grad_matches_fd(void)
     for (int i = 0; i < c.In; i++)
         want += (double)c.x[2 * c.In + i] * c.w[3 * c.In + i];
     CU_ASSERT_DOUBLE_EQUAL(c.y[2 * c.O + 3], want, 1e-5);
-    float *dx = fvec(18), *dw = fvec(24), *db = fvec(4);
+    float *dx = test_fvec(18), *dw = test_fvec(24), *db = test_fvec(4);
     gf_linear_backward(dx, dw, db, c.r, c.x, c.w, c.B, c.In, c.O);
     fd_check_linear("linear dx", linear_objective, &c, c.x, 18, dx);
     fd_check_linear("linear dw", linear_objective, &c, c.w, 24, dw);
@@ -624,9 +605,9 @@ static void test_softmax_xent_grad_matches_fd(void)
     gf_rng_seed(&rng, 19, 0);
     int32_t labels[4] = {0, 4, 2, 2};
     xent_case c = {.B = 4, .K = 5, .labels = labels};
-    c.z = fvec(20);
+    c.z = test_fvec(20);
     fill_normal(&rng, c.z, 20, 0.0, 2.0);
-    float *dz = fvec(20);
+    float *dz = test_fvec(20);
     gf_softmax_xent(dz, NULL, c.z, labels, 4, 5);
     for (int r = 0; r < 4; r++) { /* rows of (softmax − onehot) / B sum to 0 */
         double s = 0.0;
@@ -694,16 +675,16 @@ static void test_backward_twice_same_dx_and_param_grads_accumulate(void)
         conv_setup(&c, 23);
         conv_objective(&c);
         size_t nx = conv_nx(&c), nw = conv_nw(&c);
-        float *dx1 = fvec(nx), *dx2 = fvec(nx), *g = fvec(nw), *dw = fvec(nw);
+        float *dx1 = test_fvec(nx), *dx2 = test_fvec(nx), *g = test_fvec(nw), *dw = test_fvec(nw);
         conv_backward(&c, dx1, g);
         for (size_t i = 0; i < nw; i++)
             dw[i] = 0.5f;
         memset(dx2, 0x7f, nx * sizeof(float));
         conv_backward(&c, dx2, dw);
-        CU_ASSERT(bits_equal(dx1, dx2, nx));
+        CU_ASSERT(test_bits_equal(dx1, dx2, nx));
         CU_ASSERT(accumulated(dw, g, 1, 0.5, nw)); /* +=, not = */
         conv_backward(&c, dx2, dw);
-        CU_ASSERT(bits_equal(dx1, dx2, nx));
+        CU_ASSERT(test_bits_equal(dx1, dx2, nx));
         CU_ASSERT(accumulated(dw, g, 2, 0.5, nw));
         free(dx1), free(dx2), free(g), free(dw);
         conv_teardown(&c);
@@ -711,13 +692,13 @@ static void test_backward_twice_same_dx_and_param_grads_accumulate(void)
 
     linear_case l = {.B = 3, .In = 5, .O = 4};
     linear_setup(&l, 29);
-    float *lx1 = fvec(15), *lx2 = fvec(15), *gw = fvec(20), *gb = fvec(4), *w2 = fvec(20),
-          *b2 = fvec(4);
+    float *lx1 = test_fvec(15), *lx2 = test_fvec(15), *gw = test_fvec(20), *gb = test_fvec(4), *w2 = test_fvec(20),
+          *b2 = test_fvec(4);
     gf_linear_backward(lx1, gw, gb, l.r, l.x, l.w, 3, 5, 4);
     memset(lx2, 0x7f, 15 * sizeof(float));
     gf_linear_backward(lx2, w2, b2, l.r, l.x, l.w, 3, 5, 4);
     gf_linear_backward(lx2, w2, b2, l.r, l.x, l.w, 3, 5, 4);
-    CU_ASSERT(bits_equal(lx1, lx2, 15));
+    CU_ASSERT(test_bits_equal(lx1, lx2, 15));
     CU_ASSERT(accumulated(w2, gw, 2, 0, 20) && accumulated(b2, gb, 2, 0, 4));
     free(lx1), free(lx2), free(gw), free(gb), free(w2), free(b2);
     linear_teardown(&l);
@@ -725,13 +706,13 @@ static void test_backward_twice_same_dx_and_param_grads_accumulate(void)
     bn_case b = {.B = 2, .C = 3, .HW = 4};
     bn_setup(&b, 31);
     bn_objective(&b);
-    float *bx1 = fvec(24), *bx2 = fvec(24), *gg = fvec(3), *gbeta = fvec(3), *g2 = fvec(3),
-          *beta2 = fvec(3);
+    float *bx1 = test_fvec(24), *bx2 = test_fvec(24), *gg = test_fvec(3), *gbeta = test_fvec(3), *g2 = test_fvec(3),
+          *beta2 = test_fvec(3);
     gf_bn_backward(bx1, gg, gbeta, b.r, b.x, b.mean, b.inv_std, b.gamma, 2, 3, 4);
     memset(bx2, 0x7f, 24 * sizeof(float));
     gf_bn_backward(bx2, g2, beta2, b.r, b.x, b.mean, b.inv_std, b.gamma, 2, 3, 4);
     gf_bn_backward(bx2, g2, beta2, b.r, b.x, b.mean, b.inv_std, b.gamma, 2, 3, 4);
-    CU_ASSERT(bits_equal(bx1, bx2, 24));
+    CU_ASSERT(test_bits_equal(bx1, bx2, 24));
     CU_ASSERT(accumulated(g2, gg, 2, 0, 3) && accumulated(beta2, gbeta, 2, 0, 3));
     free(bx1), free(bx2), free(gg), free(gbeta), free(g2), free(beta2);
     bn_teardown(&b);
@@ -746,16 +727,16 @@ static void test_backward_null_param_grads_change_nothing(void)
         conv_setup(&c, 37);
         conv_objective(&c);
         size_t nx = conv_nx(&c), nw = conv_nw(&c), ny = conv_ny(&c);
-        float *x0 = fcopy(c.x, nx), *w0 = fcopy(c.w, nw), *r0 = fcopy(c.r, ny);
-        float *y0 = fcopy(c.y, ny), *dx = fvec(nx), *dxn = fvec(nx), *dw = fvec(nw);
-        float *dw_only = fvec(nw);
+        float *x0 = test_fcopy(c.x, nx), *w0 = test_fcopy(c.w, nw), *r0 = test_fcopy(c.r, ny);
+        float *y0 = test_fcopy(c.y, ny), *dx = test_fvec(nx), *dxn = test_fvec(nx), *dw = test_fvec(nw);
+        float *dw_only = test_fvec(nw);
         conv_backward(&c, dx, dw);
         conv_backward(&c, dxn, NULL);
         CU_ASSERT(max_abs_diff(dx, dxn, nx) <= 1e-6 * max_abs(dx, nx));
         conv_backward(&c, NULL, dw_only);
         CU_ASSERT(max_abs_diff(dw, dw_only, nw) <= 1e-6 * max_abs(dw, nw));
-        CU_ASSERT(bits_equal(c.x, x0, nx) && bits_equal(c.w, w0, nw) &&
-                  bits_equal(c.r, r0, ny) && bits_equal(c.y, y0, ny));
+        CU_ASSERT(test_bits_equal(c.x, x0, nx) && test_bits_equal(c.w, w0, nw) &&
+                  test_bits_equal(c.r, r0, ny) && test_bits_equal(c.y, y0, ny));
         free(x0), free(w0), free(r0), free(y0), free(dx), free(dxn), free(dw), free(dw_only);
         conv_teardown(&c);
     }
@@ -763,19 +744,19 @@ static void test_backward_null_param_grads_change_nothing(void)
     bn_case b = {.B = 2, .C = 3, .HW = 4};
     bn_setup(&b, 41);
     bn_objective(&b);
-    float *m0 = fcopy(b.mean, 3), *s0 = fcopy(b.inv_std, 3), *bx0 = fcopy(b.x, 24);
-    float *bdx = fvec(24), *bdxn = fvec(24), *gg = fvec(3), *gb = fvec(3);
+    float *m0 = test_fcopy(b.mean, 3), *s0 = test_fcopy(b.inv_std, 3), *bx0 = test_fcopy(b.x, 24);
+    float *bdx = test_fvec(24), *bdxn = test_fvec(24), *gg = test_fvec(3), *gb = test_fvec(3);
     gf_bn_backward(bdx, gg, gb, b.r, b.x, b.mean, b.inv_std, b.gamma, 2, 3, 4);
     gf_bn_backward(bdxn, NULL, NULL, b.r, b.x, b.mean, b.inv_std, b.gamma, 2, 3, 4);
     CU_ASSERT(max_abs_diff(bdx, bdxn, 24) <= 1e-6 * max_abs(bdx, 24));
-    CU_ASSERT(bits_equal(b.mean, m0, 3) && bits_equal(b.inv_std, s0, 3) &&
-              bits_equal(b.x, bx0, 24));
+    CU_ASSERT(test_bits_equal(b.mean, m0, 3) && test_bits_equal(b.inv_std, s0, 3) &&
+              test_bits_equal(b.x, bx0, 24));
     free(m0), free(s0), free(bx0), free(bdx), free(bdxn), free(gg), free(gb);
     bn_teardown(&b);
 
     linear_case l = {.B = 2, .In = 3, .O = 2};
     linear_setup(&l, 43);
-    float *ldx = fvec(6), *ldxn = fvec(6), *lw = fvec(6), *lb = fvec(2);
+    float *ldx = test_fvec(6), *ldxn = test_fvec(6), *lw = test_fvec(6), *lb = test_fvec(2);
     gf_linear_backward(ldx, lw, lb, l.r, l.x, l.w, 2, 3, 2);
     gf_linear_backward(ldxn, NULL, NULL, l.r, l.x, l.w, 2, 3, 2);
     CU_ASSERT(max_abs_diff(ldx, ldxn, 6) <= 1e-6 * max_abs(ldx, 6));
@@ -791,7 +772,7 @@ static void test_fd_checker_catches_planted_bugs(void)
     conv_setup(&c, 47);
     conv_objective(&c);
     size_t nx = conv_nx(&c), nw = conv_nw(&c);
-    float *dx = fvec(nx), *dw = fvec(nw), *bad = fvec(nx);
+    float *dx = test_fvec(nx), *dw = test_fvec(nw), *bad = test_fvec(nx);
     gf_conv2d_backward(dx, dw, c.r, c.x, c.w, 2, 3, 6, 6, 4, 3, 1, 1, c.scratch);
     size_t *idx = index_all(nx), *idx_w = index_all(nw);
     for (size_t i = 0; i < nw; i++)
@@ -809,7 +790,7 @@ static void test_fd_checker_catches_planted_bugs(void)
     bn_setup(&b, 53);
     bn_objective(&b);
     size_t n = bn_n(&b);
-    float *bdx = fvec(n);
+    float *bdx = test_fvec(n);
     /* γ·is·(dy − x̂·mean(dy x̂)): the "− mean(dy)" term dropped */
     for (int ch = 0; ch < 3; ch++) {
         double sdyx = 0.0;
@@ -910,7 +891,7 @@ static void net_setup(net_case *c, const char *model, int in_c, int hw, int B, u
             fill_normal(&rng, t->data, t->size, strstr(t->name, ".weight") ? 1.0 : 0.0, 0.2);
     }
     c->nin = (size_t)c->B * in_c * hw * hw;
-    c->x = fvec(c->nin);
+    c->x = test_fvec(c->nin);
     fill_normal(&rng, c->x, c->nin, 0.0, 1.0);
     for (int b = 0; b < c->B; b++)
         c->labels[b] = (int32_t)gf_rng_below(&rng, 10);
@@ -958,7 +939,7 @@ static void net_base(net_case *c, int eval_bn)
     }
     if (eval_bn) {
         size_t nl = (size_t)c->B * gf_net_spec(c->net)->num_classes;
-        float *train_logits = fcopy(gf_net_logits(c->net), nl);
+        float *train_logits = test_fcopy(gf_net_logits(c->net), nl);
         CU_ASSERT_EQUAL(gf_net_forward(c->net, c->x, c->B, 0), GF_OK);
         CU_ASSERT(max_abs_diff(train_logits, gf_net_logits(c->net), nl) <=
                   1e-4 * (1 + max_abs(train_logits, nl)));
@@ -1001,7 +982,7 @@ static void check_net_fd(const char *model, int in_c, int hw, int B, const fd_op
     net_setup(&c, model, in_c, hw, B, seed);
     net_base(&c, 0);
     size_t np = gf_net_num_params(c.net), n_in = c.nin < 128 ? c.nin : 128, n_p;
-    float *dx = fcopy(gf_net_input_grad(c.net), c.nin), *dp = fcopy(gf_net_grads(c.net), np);
+    float *dx = test_fcopy(gf_net_input_grad(c.net), c.nin), *dp = test_fcopy(gf_net_grads(c.net), np);
     CU_ASSERT(max_abs(dx, c.nin) > 0 && max_abs(dp, np) > 0);
     size_t *idx = net_indices(&c, seed, n_in, 4, &n_p);
     char what[96];
@@ -1038,7 +1019,7 @@ static void test_net_fd_catches_bn_without_batch_stat_terms(void)
     net_setup(&c, "resnet-8", 3, 8, 4, 61);
     net_base(&c, 1);
     size_t np = gf_net_num_params(c.net), n_p;
-    float *dx = fcopy(gf_net_input_grad(c.net), c.nin), *dp = fcopy(gf_net_grads(c.net), np);
+    float *dx = test_fcopy(gf_net_input_grad(c.net), c.nin), *dp = test_fcopy(gf_net_grads(c.net), np);
     size_t *idx = net_indices(&c, 61, 64, 1, &n_p);
     fd_result r = fd_compare(net_objective, net_kink, &c, c.x, idx, 64, dx, &FD_NET);
     CU_ASSERT(r.max_rel > 4 * FD_NET.tol && r.norm_rel > FD_NET.tol);
@@ -1114,25 +1095,25 @@ static void check_block_split(split_case *s, int i, int B)
     const gf_block *b = gf_net_block(s->net, i);
     size_t n_in = (size_t)B * b->in_c * b->in_h * b->in_w;
     size_t n_out = (size_t)B * b->out_c * b->out_h * b->out_w;
-    float *mg = fvec(n_out), *mg2 = fvec(n_out), *t = fvec(n_in), *sum = fvec(n_in);
+    float *mg = test_fvec(n_out), *mg2 = test_fvec(n_out), *t = test_fvec(n_in), *sum = test_fvec(n_in);
     mask_reference(s->net, b, mg, B);
     if (b->kind == GF_BLOCK_PLAIN) {
-        CU_ASSERT(bits_equal(s->branch[i], b->input_grad, n_in));
+        CU_ASSERT(test_bits_equal(s->branch[i], b->input_grad, n_in));
         CU_ASSERT_EQUAL(gf_block_shortcut_backward(s->net, i, mg, t, B, GF_NO_PARAM_GRAD), -1);
         goto done;
     }
     CU_ASSERT_EQUAL(gf_block_mask_backward(s->net, i, b->output_grad, mg2, B), 0);
-    CU_ASSERT(bits_equal(mg, mg2, n_out));
+    CU_ASSERT(test_bits_equal(mg, mg2, n_out));
     CU_ASSERT_EQUAL(gf_block_shortcut_backward(s->net, i, mg, t, B, GF_NO_PARAM_GRAD), 0);
     CU_ASSERT(max_abs_diff(t, s->identity[i], n_in) <= 1e-6 * max_abs(t, n_in));
     if (identity_reference(s->net, b, mg, t, B))
-        CU_ASSERT(bits_equal(t, s->identity[i], n_in));
+        CU_ASSERT(test_bits_equal(t, s->identity[i], n_in));
     CU_ASSERT_EQUAL(gf_block_branch_backward(s->net, i, mg, t, B, GF_NO_PARAM_GRAD), 0);
     CU_ASSERT(max_abs_diff(t, s->branch[i], n_in) <= 1e-6 * max_abs(t, n_in));
     CU_ASSERT(max_abs(s->branch[i], n_in) > 0 && max_abs(s->identity[i], n_in) > 0);
     for (size_t j = 0; j < n_in; j++)
         sum[j] = s->identity[i][j] + s->branch[i][j];
-    CU_ASSERT(bits_equal(sum, b->input_grad, n_in)); /* input_grad persists */
+    CU_ASSERT(test_bits_equal(sum, b->input_grad, n_in)); /* input_grad persists */
 done:
     free(mg), free(mg2), free(t), free(sum);
 }
@@ -1148,8 +1129,8 @@ static void check_split(const char *model, int in_c, int hw)
     CU_ASSERT_FATAL(nb > 0 && s.identity && s.branch);
     for (int i = 0; i < nb; i++) {
         const gf_block *b = gf_net_block(c.net, i);
-        s.identity[i] = fvec((size_t)c.B * b->in_c * b->in_h * b->in_w);
-        s.branch[i] = fvec((size_t)c.B * b->in_c * b->in_h * b->in_w);
+        s.identity[i] = test_fvec((size_t)c.B * b->in_c * b->in_h * b->in_w);
+        s.branch[i] = test_fvec((size_t)c.B * b->in_c * b->in_h * b->in_w);
     }
     gf_hooks h = {.user = &s, .block_backward = split_hook};
     gf_net_set_hooks(c.net, &h);
@@ -1192,7 +1173,7 @@ static float *thread_probe(size_t *n_out)
     gf_net_zero_grad(c.net);
     CU_ASSERT_EQUAL(gf_net_backward(c.net, GF_INPUT_GRAD), GF_OK);
     size_t np = gf_net_num_params(c.net), n = 40 + np + c.nin, k = 0;
-    float *all = fvec(n);
+    float *all = test_fvec(n);
     memcpy(all, gf_net_logits(c.net), 40 * sizeof(float)), k += 40;
     memcpy(all + k, gf_net_grads(c.net), np * sizeof(float)), k += np;
     memcpy(all + k, gf_net_input_grad(c.net), c.nin * sizeof(float)), k += c.nin;
@@ -1227,7 +1208,7 @@ static void test_results_bitwise_same_for_any_thread_count(void)
     CU_ASSERT_EQUAL(gf_set_num_threads(t0), t0);
     printf("\n    %d thread(s) against 1: %s", t0,
            t0 > 1 ? "compared" : "one core, nothing to compare");
-    CU_ASSERT(n1 == n2 && bits_equal(a, b, n1));
+    CU_ASSERT(n1 == n2 && test_bits_equal(a, b, n1));
     free(a), free(b);
 }
 

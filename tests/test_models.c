@@ -14,25 +14,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static float *fvec(size_t n)
-{
-    float *p = calloc(n ? n : 1, sizeof *p);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    return p;
-}
-
-static float *fcopy(const float *a, size_t n)
-{
-    float *p = fvec(n);
-    memcpy(p, a, n * sizeof *p);
-    return p;
-}
-
-static int bits_equal(const float *a, const float *b, size_t n)
-{
-    return memcmp(a, b, n * sizeof(float)) == 0;
-}
-
 /* Parses name, sets the input shape (and MLP width when > 0) and builds the
  * net for max_batch examples; fails the test if any step fails. */
 static gf_net *build(const char *name, int in_c, int hw, int mlp_width, int max_batch)
@@ -58,7 +39,7 @@ static float *make_batch(const gf_net *net, int B, uint64_t seed, int32_t *label
 {
     const gf_model_spec *s = gf_net_spec(net);
     size_t n = (size_t)B * s->in_c * s->in_h * s->in_w;
-    float *x = fvec(n);
+    float *x = test_fvec(n);
     gf_rng rng;
     gf_rng_seed(&rng, seed, 5);
     for (size_t i = 0; i < n; i++)
@@ -348,8 +329,8 @@ static void test_init_deterministic_in_seed(void)
     size_t n = gf_net_num_params(a);
     gf_net_init(a, 42);
     gf_net_init(b, 42);
-    CU_ASSERT(bits_equal(gf_net_params(a), gf_net_params(b), n));
-    float *first = fcopy(gf_net_params(a), n);
+    CU_ASSERT(test_bits_equal(gf_net_params(a), gf_net_params(b), n));
+    float *first = test_fcopy(gf_net_params(a), n);
     gf_net_init(b, 43);
     size_t differ = 0, conv = 0;
     for (int i = 0; i < gf_net_num_tensors(b); i++) {
@@ -362,7 +343,7 @@ static void test_init_deterministic_in_seed(void)
     }
     CU_ASSERT(conv > 0 && differ > conv * 99 / 100);
     gf_net_init(b, 42); /* re-initialising restores the same values */
-    CU_ASSERT(bits_equal(first, gf_net_params(b), n));
+    CU_ASSERT(test_bits_equal(first, gf_net_params(b), n));
     free(first);
     gf_net_free(a);
     gf_net_free(b);
@@ -421,12 +402,12 @@ static void test_sgd_matches_torch_two_steps(void)
     for (size_t i = 0; i < n; i++)
         p[i] = 0.1f * (float)i - 0.5f, g[i] = 0.05f * (float)(i % 5) - 0.1f;
     p[0] = 1.0f, g[0] = 0.5f, p[1] = -2.0f, g[1] = 0.0f;
-    float *p0 = fcopy(p, n), *g1 = fcopy(g, n);
+    float *p0 = test_fcopy(p, n), *g1 = test_fcopy(g, n);
     gf_sgd sgd;
     gf_err err;
     CU_ASSERT_EQUAL_FATAL(gf_sgd_init(&sgd, net, 0.1f, 0.9f, 1e-4f, &err), 0);
     gf_sgd_step(&sgd, net);
-    CU_ASSERT(bits_equal(g, g1, n)); /* the step reads the gradients only */
+    CU_ASSERT(test_bits_equal(g, g1, n)); /* the step reads the gradients only */
     CU_ASSERT_DOUBLE_EQUAL(p[0], 0.94999, 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(p[1], -1.99998, 1e-6);
     for (size_t i = 0; i < n; i++)
@@ -470,7 +451,7 @@ static float *snapshot_douts(const gf_net *net, int B, size_t *total)
     size_t n = 0;
     for (int i = 0; i < gf_net_num_layers(net); i++)
         n += layer_elems(net, i, B);
-    float *all = fvec(n), *q = all;
+    float *all = test_fvec(n), *q = all;
     for (int i = 0; i < gf_net_num_layers(net); i++) {
         memcpy(q, gf_net_layer(net, i)->dout, layer_elems(net, i, B) * sizeof(float));
         q += layer_elems(net, i, B);
@@ -494,18 +475,18 @@ static void check_reentrant(const char *name, int in_c, int hw)
     gf_net_loss(net, y, 1, NULL);
     gf_net_zero_grad(net);
     CU_ASSERT_EQUAL(gf_net_backward(net, GF_INPUT_GRAD), GF_OK);
-    float *d1 = snapshot_douts(net, B, &nd), *g1 = fcopy(gf_net_grads(net), np);
-    float *in1 = fcopy(gf_net_input_grad(net), nin);
+    float *d1 = snapshot_douts(net, B, &nd), *g1 = test_fcopy(gf_net_grads(net), np);
+    float *in1 = test_fcopy(gf_net_input_grad(net), nin);
 
     CU_ASSERT_EQUAL(gf_net_backward(net, GF_NO_PARAM_GRAD | GF_INPUT_GRAD), GF_OK);
     float *d2 = snapshot_douts(net, B, &nd);
-    CU_ASSERT(bits_equal(d1, d2, nd));
-    CU_ASSERT(bits_equal(g1, gf_net_grads(net), np));
-    CU_ASSERT(bits_equal(in1, gf_net_input_grad(net), nin));
+    CU_ASSERT(test_bits_equal(d1, d2, nd));
+    CU_ASSERT(test_bits_equal(g1, gf_net_grads(net), np));
+    CU_ASSERT(test_bits_equal(in1, gf_net_input_grad(net), nin));
 
     CU_ASSERT_EQUAL(gf_net_backward(net, GF_INPUT_GRAD), GF_OK);
     float *d3 = snapshot_douts(net, B, &nd);
-    CU_ASSERT(bits_equal(d1, d3, nd));
+    CU_ASSERT(test_bits_equal(d1, d3, nd));
     const float *g = gf_net_grads(net);
     double gmax = 0.0, err = 0.0;
     for (size_t i = 0; i < np; i++)
@@ -571,7 +552,7 @@ static void test_hook_nonzero_stops_pass(void)
     int32_t y[4];
     float *x1 = make_batch(net, 4, 1, y), *x2 = make_batch(net, 4, 2, y);
     CU_ASSERT_EQUAL(gf_net_forward(net, x1, 4, 1), GF_OK);
-    float *logits = fcopy(gf_net_logits(net), 40);
+    float *logits = test_fcopy(gf_net_logits(net), 40);
     hook_log h = {.stop_at = 5, .net = net};
     gf_hooks hooks = {.user = &h, .layer_forward = log_forward, .layer_backward = log_backward,
                       .block_backward = log_block};
@@ -579,7 +560,7 @@ static void test_hook_nonzero_stops_pass(void)
     CU_ASSERT_EQUAL(gf_net_forward(net, x2, 4, 0), GF_STOPPED);
     CU_ASSERT_EQUAL(h.forward_calls, 6);
     CU_ASSERT_EQUAL(h.training_seen, 0);
-    CU_ASSERT(bits_equal(logits, gf_net_logits(net), 40));
+    CU_ASSERT(test_bits_equal(logits, gf_net_logits(net), 40));
 
     h.stop_at = -1; /* a full forward, then a backward cancelled at its third layer */
     CU_ASSERT_EQUAL(gf_net_forward(net, x1, 4, 1), GF_OK);
@@ -628,11 +609,11 @@ static void test_noop_hooks_change_nothing(void)
         }
         size_t np = gf_net_num_params(a), nd;
         CU_ASSERT(loss[0] == loss[1]);
-        CU_ASSERT(bits_equal(gf_net_logits(a), gf_net_logits(b), 40));
-        CU_ASSERT(bits_equal(gf_net_grads(a), gf_net_grads(b), np));
-        CU_ASSERT(bits_equal(gf_net_input_grad(a), gf_net_input_grad(b), 4 * 3 * 64));
+        CU_ASSERT(test_bits_equal(gf_net_logits(a), gf_net_logits(b), 40));
+        CU_ASSERT(test_bits_equal(gf_net_grads(a), gf_net_grads(b), np));
+        CU_ASSERT(test_bits_equal(gf_net_input_grad(a), gf_net_input_grad(b), 4 * 3 * 64));
         float *da = snapshot_douts(a, 4, &nd), *db = snapshot_douts(b, 4, &nd);
-        CU_ASSERT(bits_equal(da, db, nd));
+        CU_ASSERT(test_bits_equal(da, db, nd));
         CU_ASSERT_EQUAL(h.forward_calls, nl);
         CU_ASSERT_EQUAL(h.backward_calls, nl);
         CU_ASSERT_EQUAL(h.block_calls, gf_net_num_blocks(b));
