@@ -102,6 +102,14 @@ static const series_def epoch_series[N_EPOCH_SERIES] = {
     {"epochs/val_error", AX_SCALAR, 0, "fraction", "validation error, eval mode"},
 };
 
+/* A gradient norm this pass has already measured for a buffer that has not
+ * changed since: saves a second read of the same tensor. */
+typedef struct known_norm {
+    const float *p;
+    size_t n;
+    double norm;
+} known_norm;
+
 struct gf_recorder {
     char path[1024];
     hid_t file;
@@ -121,6 +129,7 @@ struct gf_recorder {
     int *resp_layer;         /* layer index of each responses column */
     int *layer_resp;         /* responses column of each layer, or -1 */
     gf_hooks hooks;
+    known_norm known_v, known_in; /* see dout_norm */
 };
 
 static double wall_seconds(void)
@@ -154,26 +163,57 @@ static int on_forward(void *user, const gf_layer *l, int B, int training)
     return 0;
 }
 
+/* The norm of l->dout, reusing a known one when the buffer is the same:
+ *   r->known_v:  a residual block's v = m ⊙ g, measured at its add layer's
+ *                hook; bn2 and the shortcut's last layer share that buffer
+ *                (their dout is v), and nothing writes it until the block's
+ *                backward ends, as both branch and shortcut read it.
+ *   r->known_in: a block's input gradient, measured by its block hook; the
+ *                very next layer hook is the producing layer's, whose dout
+ *                it is, and only that layer's backward (which writes another
+ *                buffer) ran in between. */
+static double dout_norm(gf_recorder *r, const gf_layer *l, int B)
+{
+    size_t n = (size_t)B * gf_layer_out_size(l);
+    const known_norm *k[2] = {&r->known_v, &r->known_in};
+    double norm = -1.0;
+    for (int i = 0; i < 2; i++)
+        if (k[i]->p == l->dout && k[i]->n == n)
+            norm = k[i]->norm;
+    if (norm < 0.0)
+        norm = gf_norm2(l->dout, n);
+    r->known_in = (known_norm){0};
+    if (l->kind == GF_LAYER_ADD)
+        r->known_v = (known_norm){l->dout, n, norm};
+    return norm;
+}
+
 static int on_backward(void *user, const gf_layer *l, const float *dx, int B)
 {
     (void)dx;
     gf_recorder *r = user;
     if (r->armed)
-        cur(r, S_GRAD_NORM)[l->index] = gf_norm2(l->dout, (size_t)B * gf_layer_out_size(l));
+        cur(r, S_GRAD_NORM)[l->index] = dout_norm(r, l, B);
     return 0;
 }
 
+/* ‖dL/dy‖ and ‖v‖ come from the layer hooks of the block's last layer and
+ * its add, which ran earlier in this block's backward. */
 static int on_block(void *user, const gf_block *b, int B)
 {
     gf_recorder *r = user;
     if (!r->armed)
         return 0;
     int i = (int)(b - gf_net_block(r->net, 0));
+    double *grad = cur(r, S_GRAD_NORM);
     gf_block_stats st;
-    gf_block_stats_compute(r->net, b, B, &st);
+    gf_block_stats_split(b, B, grad[b->last], b->identity_grad ? grad[b->add] : NAN, &st);
     cur(r, S_B_ID)[i] = st.identity_norm, cur(r, S_B_BR)[i] = st.branch_norm;
     cur(r, S_B_IN)[i] = st.input_norm, cur(r, S_B_OUT)[i] = st.output_norm;
     cur(r, S_B_COS)[i] = st.cosine, cur(r, S_B_GAIN)[i] = st.branch_gain;
+    r->known_v = (known_norm){0};
+    r->known_in = (known_norm){b->input_grad, (size_t)B * b->in_c * b->in_h * b->in_w,
+                               st.input_norm};
     return 0;
 }
 

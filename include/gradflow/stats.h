@@ -27,5 +27,11 @@ typedef struct gf_block_stats {
 } gf_block_stats;
 
 void gf_block_stats_compute(const gf_net *net, const gf_block *b, int B, gf_block_stats *s);
+/* The same, given ‖dL/dy‖ and ‖v‖ already measured (the recorder has them
+ * from the layer hooks of the block's last layer and its add): one fused
+ * pass over the identity and branch parts. v_norm is unused for plain
+ * blocks. */
+void gf_block_stats_split(const gf_block *b, int B, double output_norm, double v_norm,
+                          gf_block_stats *s);
 
 #endif
