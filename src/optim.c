@@ -1,6 +1,7 @@
 /* optim.c — torch.optim.SGD (momentum, weight decay, dampening 0). */
 #include "gradflow/optim.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 int gf_sgd_init(gf_sgd *s, const gf_net *net, float lr, float momentum, float weight_decay,
@@ -9,6 +10,8 @@ int gf_sgd_init(gf_sgd *s, const gf_net *net, float lr, float momentum, float we
     s->lr = lr, s->momentum = momentum, s->weight_decay = weight_decay;
     s->n = gf_net_num_params(net);
     s->steps = 0;
+    s->loss = NAN;
+    s->hook = NULL, s->hook_user = NULL;
     s->buf = calloc(s->n ? s->n : 1, sizeof(float));
     return s->buf ? 0 : gf_err_set(err, "out of memory for %zu momentum buffers", s->n);
 }
@@ -19,7 +22,7 @@ void gf_sgd_free(gf_sgd *s)
     s->buf = NULL;
 }
 
-void gf_sgd_step(gf_sgd *s, gf_net *net)
+int gf_sgd_step(gf_sgd *s, gf_net *net)
 {
     float *p = gf_net_params(net);
     const float *g = gf_net_grads(net);
@@ -32,4 +35,11 @@ void gf_sgd_step(gf_sgd *s, gf_net *net)
         p[i] -= lr * b;
     }
     s->steps++;
+    return s->hook && s->hook(s->hook_user, s, net) ? GF_STOPPED : GF_OK;
+}
+
+const float *gf_sgd_momentum(const gf_sgd *s, const gf_net *net, const gf_tensor_info *t)
+{
+    /* t->grad and the momentum buffer share the flat parameter layout */
+    return s->buf + (t->grad - gf_net_grads((gf_net *)net));
 }

@@ -81,20 +81,25 @@ typedef struct run {
     long images;
 } run;
 
-/* One optimiser step on the next batch; -1 on a non-finite loss. */
+/* One optimiser step on the next batch: GF_OK; GF_STOPPED when a net hook
+ * cancelled the forward or backward (the step is not taken) or the
+ * optimiser hook asked to stop (it is); -1 on a non-finite loss. */
 static int train_step(run *r, gf_err *err)
 {
     double t0 = now_seconds();
     int b = gf_loader_next(&r->loader, r->x, r->y), correct;
-    gf_net_forward(r->net, r->x, b, 1);
+    if (gf_net_forward(r->net, r->x, b, 1) == GF_STOPPED)
+        return GF_STOPPED;
     double loss = gf_net_loss(r->net, r->y, 1, &correct);
     if (!isfinite(loss))
         return gf_err_set(err, "loss is %g at step %ld (epoch %d, batch %d): training diverged",
                           loss, r->st.step + 1, r->st.epoch, r->st.batch_in_epoch + 1);
     gf_net_zero_grad(r->net);
-    gf_net_backward(r->net, 0);
+    if (gf_net_backward(r->net, 0) == GF_STOPPED)
+        return GF_STOPPED;
     r->sgd->lr = gf_train_lr(r->cfg, r->st.step, r->st.total_steps);
-    gf_sgd_step(r->sgd, r->net);
+    r->sgd->loss = loss;
+    int stopped = gf_sgd_step(r->sgd, r->net) == GF_STOPPED;
     double dt = now_seconds() - t0;
     gf_train_status *s = &r->st;
     s->step++;
@@ -110,7 +115,7 @@ static int train_step(run *r, gf_err *err)
     r->images += b;
     s->images_per_s = s->elapsed > 0 ? (double)r->images / s->elapsed : 0.0;
     s->loss_sum = r->loss_sum, s->err_sum = r->err_sum, s->images = r->images;
-    return 0;
+    return stopped ? GF_STOPPED : GF_OK;
 }
 
 static void summarise_epoch(run *r, gf_epoch_result *e, const gf_dataset *val,
@@ -208,8 +213,14 @@ int gf_train(const gf_train_config *cfg, gf_net *net, gf_sgd *sgd, const gf_data
             s->epoch++, r.loss_sum = r.err_sum = 0.0;
         if (obs && obs->before_step)
             obs->before_step(obs->user, s->step, net);
-        if ((rc = train_step(&r, err)) != 0)
+        long before = s->step;
+        if ((rc = train_step(&r, err)) == GF_STOPPED) { /* a hook asked */
+            rc = 0, sum->stopped = 1;
+            if (s->step == before) /* cancelled mid-step: nothing to account */
+                break;
+        } else if (rc != 0) {
             break;
+        }
         if (obs && obs->step && obs->step(obs->user, s, net, sgd))
             sum->stopped = 1;
         if (cfg->stop && *cfg->stop)

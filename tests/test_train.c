@@ -1,6 +1,7 @@
 /* test_train.c — the training loop: schedule, determinism bit for bit,
  * divergence stops with the step named, weights round-trip, and the
- * command line's clean stop on SIGTERM and its usage errors. */
+ * command line's clean stop on SIGTERM and its usage errors, and the
+ * optimiser and layer hooks (each update seen exactly; a hook stops a run). */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -206,6 +207,148 @@ static void test_cli_sigterm_stops_cleanly_with_summary(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "test  loss"));
 }
 
+/* ------------------------------------------------------------- hooks */
+
+/* What the optimiser hook and the observer saw, step by step. */
+typedef struct hook_watch {
+    float *before;         /* the parameters before the current step */
+    size_t n;
+    int calls, stop_at;    /* hook calls; return 1 on call stop_at (0: never) */
+    int bad_update, bad_tensor;
+    double hook_loss[16], hook_lr[16], seen_loss[16], seen_lr[16];
+    int seen;
+    int cancel_backward_at; /* net hook: cancel the backward of this step (1-based) */
+    int backward_calls;
+} hook_watch;
+
+static void watch_before(void *user, long step, gf_net *net)
+{
+    (void)step;
+    hook_watch *w = user;
+    memcpy(w->before, gf_net_params(net), w->n * sizeof(float));
+}
+
+/* The optimiser hook: every trainable tensor's new weights are exactly the
+ * old ones minus lr times its momentum-buffer slice. */
+static int watch_sgd(void *user, const gf_sgd *s, const gf_net *net)
+{
+    hook_watch *w = user;
+    const float *base = w->before;
+    for (int i = 0; i < gf_net_num_tensors(net); i++) {
+        const gf_tensor_info *t = gf_net_tensor(net, i);
+        if (t->is_buffer)
+            continue;
+        const float *b = gf_sgd_momentum(s, net, t);
+        const float *old = base + (t->grad - gf_net_grads((gf_net *)net));
+        if (!t->grad || t->size == 0)
+            w->bad_tensor++;
+        for (size_t j = 0; j < t->size; j++) {
+            float want = old[j] - s->lr * b[j];
+            w->bad_update += memcmp(&want, &t->data[j], sizeof want) != 0;
+        }
+    }
+    if (w->calls < 16)
+        w->hook_loss[w->calls] = s->loss, w->hook_lr[w->calls] = s->lr;
+    return ++w->calls == w->stop_at;
+}
+
+static int watch_step(void *user, const gf_train_status *st, gf_net *net, const gf_sgd *sgd)
+{
+    (void)net, (void)sgd;
+    hook_watch *w = user;
+    if (w->seen < 16)
+        w->seen_loss[w->seen] = st->loss, w->seen_lr[w->seen] = st->lr;
+    w->seen++;
+    return 0;
+}
+
+static int watch_backward(void *user, const gf_layer *l, const float *dx, int B)
+{
+    (void)l, (void)dx, (void)B;
+    hook_watch *w = user;
+    return w->cancel_backward_at && ++w->backward_calls > 0 &&
+           w->seen + 1 == w->cancel_backward_at;
+}
+
+/* Trains plain-8 for up to 6 steps with the watch installed; *final_params
+ * (if asked for) gets a malloc'd copy of the weights at the end. */
+static int train_watched(hook_watch *w, gf_train_summary *sum, float **final_params)
+{
+    gf_err err;
+    gf_data_bundle data;
+    if (gf_data_open("synthetic:N=96,C=1,H=8,W=8,K=4,TEST=32", 7, 0, 7, &data, &err))
+        return -1;
+    gf_model_spec spec;
+    gf_model_parse("plain-8", &spec, &err);
+    spec.in_c = 1, spec.in_h = spec.in_w = 8;
+    gf_net *net = gf_net_new(&spec, 16, &err);
+    gf_sgd sgd;
+    gf_train_config cfg;
+    gf_train_defaults(&cfg);
+    cfg.steps = 6, cfg.batch = 16, cfg.lr = 0.05f, cfg.seed = 7;
+    gf_net_init(net, cfg.seed);
+    gf_sgd_init(&sgd, net, cfg.lr, cfg.momentum, cfg.weight_decay, &err);
+    sgd.hook = watch_sgd, sgd.hook_user = w;
+    w->n = gf_net_num_params(net);
+    w->before = malloc(w->n * sizeof(float));
+    gf_hooks h = {.user = w, .layer_backward = watch_backward};
+    gf_net_set_hooks(net, &h);
+    gf_train_observer obs = {.user = w, .before_step = watch_before, .step = watch_step};
+    int rc = gf_train(&cfg, net, &sgd, &data.train, NULL, &data.test, &obs, sum, &err);
+    if (final_params && (*final_params = malloc(w->n * sizeof(float))))
+        memcpy(*final_params, gf_net_params(net), w->n * sizeof(float));
+    free(w->before);
+    gf_sgd_free(&sgd);
+    gf_net_free(net);
+    gf_data_bundle_free(&data);
+    return rc;
+}
+
+static void test_optimizer_hook_sees_every_update(void)
+{
+    hook_watch w = {0};
+    gf_train_summary sum;
+    CU_ASSERT_EQUAL_FATAL(train_watched(&w, &sum, NULL), 0);
+    CU_ASSERT_EQUAL(w.calls, 6);
+    CU_ASSERT_EQUAL(w.seen, 6);
+    CU_ASSERT_EQUAL(w.bad_tensor, 0);
+    CU_ASSERT_EQUAL(w.bad_update, 0);
+    CU_ASSERT(!sum.stopped);
+    for (int k = 0; k < 6; k++) { /* the loss and lr of the same step */
+        CU_ASSERT_EQUAL(w.hook_loss[k], w.seen_loss[k]);
+        CU_ASSERT_EQUAL(w.hook_lr[k], w.seen_lr[k]);
+        CU_ASSERT(isfinite(w.hook_loss[k]) && w.hook_loss[k] > 0);
+    }
+    CU_ASSERT(w.hook_lr[0] != w.hook_lr[5]); /* the schedule moved: lr is per step */
+}
+
+static void test_hooks_stop_training(void)
+{
+    /* the optimiser hook stops after its 3rd update: 3 steps taken */
+    hook_watch w = {.stop_at = 3};
+    gf_train_summary sum;
+    CU_ASSERT_EQUAL_FATAL(train_watched(&w, &sum, NULL), 0);
+    CU_ASSERT(sum.stopped);
+    CU_ASSERT_EQUAL(sum.steps, 3);
+    CU_ASSERT_EQUAL(w.calls, 3);
+    CU_ASSERT_EQUAL(w.seen, 3);
+
+    /* a layer hook cancels step 4's backward: 3 steps, and step 4 is not taken,
+     * so the weights equal those after 3 steps of an uncancelled run */
+    hook_watch a = {.stop_at = 3}, b = {.cancel_backward_at = 4};
+    gf_train_summary sa, sb;
+    float *pa = NULL, *pb = NULL;
+    CU_ASSERT_EQUAL_FATAL(train_watched(&a, &sa, &pa), 0);
+    CU_ASSERT_EQUAL_FATAL(train_watched(&b, &sb, &pb), 0);
+    CU_ASSERT_FATAL(pa && pb && a.n == b.n);
+    CU_ASSERT(sb.stopped);
+    CU_ASSERT_EQUAL(sb.steps, 3);
+    CU_ASSERT_EQUAL(b.calls, 3);
+    CU_ASSERT(b.backward_calls > 3);
+    CU_ASSERT_EQUAL(memcmp(pa, pb, a.n * sizeof(float)), 0);
+    free(pa), free(pb);
+}
+
 int suite_train_register(void)
 {
     CU_pSuite s = CU_add_suite("train", NULL, NULL);
@@ -217,7 +360,9 @@ int suite_train_register(void)
         !CU_add_test(s, "weights round-trip and refusal", test_weights_roundtrip_and_refusal) ||
         !CU_add_test(s, "CLI usage errors exit 2", test_cli_usage_errors_exit_2) ||
         !CU_add_test(s, "CLI SIGTERM stops cleanly with a summary",
-                     test_cli_sigterm_stops_cleanly_with_summary))
+                     test_cli_sigterm_stops_cleanly_with_summary) ||
+        !CU_add_test(s, "optimizer hook sees every update", test_optimizer_hook_sees_every_update) ||
+        !CU_add_test(s, "hooks stop training", test_hooks_stop_training))
         return -1;
     return 0;
 }
