@@ -36,6 +36,7 @@
  *                    [--warmup 3] [--steps 10] [--threads T] [--seed 1]
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@
 
 #include "gradflow/net.h"
 #include "gradflow/optim.h"
+#include "gradflow/record.h"
 #include "gradflow/rng.h"
 
 /* Thread controls, declared here (weak) so the bench builds against any
@@ -72,19 +74,23 @@ typedef struct bench_opts {
     uint64_t seed;
     const char *perf_ctl; /* perf record --control fifo, or NULL */
     int layer_times;      /* time every layer through the net's hooks */
+    const char *record;   /* record every step into this run file, or NULL */
 } bench_opts;
 
 static const char usage[] =
     "usage: bench_train --model MODEL [--input CxHxW] [--batch B] [--warmup W]\n"
     "                   [--steps S] [--threads T] [--seed N] [--perf-ctl FIFO]\n"
-    "                   [--layer-times]\n"
+    "                   [--layer-times] [--record RUN.h5]\n"
     "Trains MODEL (plain-N, resnet-N[-A|-B], ...) on synthetic data and prints one\n"
     "line: BENCH impl=gradflow model=... img_s=... gflop_s=... peak_rss_mb=...\n"
     "Defaults: --input 3x32x32 --batch 128 --warmup 3 --steps 10 --threads nproc --seed 1\n"
     "--perf-ctl FIFO writes 'enable' to FIFO after the warm-up and 'disable' after\n"
     "the timed steps, so `perf record -D -1 --control fifo:FIFO` samples only those.\n"
     "--layer-times adds one LAYERS line per layer kind: its forward and backward\n"
-    "milliseconds per timed step, measured between the net's layer hooks.\n";
+    "milliseconds per timed step, measured between the net's layer hooks.\n"
+    "--record RUN.h5 records every step (warm-up included) as `gradflow train --record`\n"
+    "does, so the time per step includes the recorder's hooks, its parameter norms\n"
+    "and its writes; compare with a run without it for the recording overhead.\n";
 
 static double now_s(void)
 {
@@ -130,7 +136,8 @@ static double peak_rss_mb(void)
 /* Returns 0 and fills o, or prints the problem and returns 2. */
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
-    *o = (bench_opts){NULL, 3, 32, 32, 128, 3, 10, (int)sysconf(_SC_NPROCESSORS_ONLN), 1, NULL, 0};
+    *o = (bench_opts){NULL, 3, 32, 32, 128, 3, 10, (int)sysconf(_SC_NPROCESSORS_ONLN), 1, NULL, 0,
+                       NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int ok = v != NULL;
@@ -153,6 +160,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             ok = sscanf(v, "%d", &o->steps) == 1 && o->steps > 0;
         } else if (ok && strcmp(a, "--threads") == 0) {
             ok = sscanf(v, "%d", &o->threads) == 1 && o->threads > 0;
+        } else if (ok && strcmp(a, "--record") == 0) {
+            o->record = v;
         } else if (ok && strcmp(a, "--perf-ctl") == 0) {
             o->perf_ctl = v;
         } else if (ok && strcmp(a, "--seed") == 0) {
@@ -260,12 +269,22 @@ static void print_layer_times(const layer_clock *c, const bench_opts *o)
                total > 0 ? 100.0 * (c->t[0][k] + c->t[1][k]) / total : 0.0);
 }
 
-/* One training step; adds its phase times to t if non-NULL. Returns the loss. */
+/* The recorder of a --record run and the step count it is told. */
+typedef struct bench_recording {
+    gf_recorder *rec;
+    long step;
+} bench_recording;
+
+/* One training step; adds its phase times to t if non-NULL. Returns the loss,
+ * or NAN if the recorder failed. With a recorder the step is recorded as the
+ * training loop records it (gf_recorder_before_step / _after_step). */
 static double train_step(gf_net *net, gf_sgd *sgd, const float *x, const int32_t *labels, int B,
-                         step_times *t, layer_clock *lc)
+                         step_times *t, layer_clock *lc, bench_recording *rec)
 {
     int correct = 0;
     double t0 = now_s();
+    if (rec->rec)
+        gf_recorder_before_step(rec->rec, net, rec->step);
     lc->last = t0;
     gf_net_forward(net, x, B, 1);
     double loss = gf_net_loss(net, labels, 1, &correct);
@@ -275,6 +294,15 @@ static double train_step(gf_net *net, gf_sgd *sgd, const float *x, const int32_t
     gf_net_backward(net, 0);
     double t2 = now_s();
     gf_sgd_step(sgd, net);
+    if (rec->rec) {
+        gf_train_status st = {.step = ++rec->step, .loss = loss, .lr = sgd->lr,
+                              .train_err = 1.0 - (double)correct / B, .step_seconds = now_s() - t0};
+        gf_err err;
+        if (gf_recorder_after_step(rec->rec, &st, net, sgd, &err)) {
+            fprintf(stderr, "bench_train: %s\n", err.msg);
+            loss = NAN;
+        }
+    }
     double t3 = now_s();
     if (t)
         t->fwd += t1 - t0, t->bwd += t2 - t1, t->sgd += t3 - t2;
@@ -324,19 +352,19 @@ typedef struct bench_result {
 
 /* Warm-up, then the timed steps with perf and the layer clock switched on. */
 static int run_steps(gf_net *net, gf_sgd *sgd, const float *x, const int32_t *labels,
-                     const bench_opts *o, layer_clock *lc, bench_result *r)
+                     const bench_opts *o, layer_clock *lc, bench_recording *rec, bench_result *r)
 {
     double *dt = malloc((size_t)o->steps * sizeof(double)), elapsed = 0.0;
     if (!dt)
         return -1;
     for (int i = 0; i < o->warmup; i++)
-        r->loss = train_step(net, sgd, x, labels, o->batch, NULL, lc);
+        r->loss = train_step(net, sgd, x, labels, o->batch, NULL, lc, rec);
     lc->on = 1;
     perf_ctl(o->perf_ctl, "enable");
     double busy0 = machine_busy_s(), self0 = self_cpu_s();
     for (int i = 0; i < o->steps; i++) {
         double t0 = now_s();
-        r->loss = train_step(net, sgd, x, labels, o->batch, &r->t, lc);
+        r->loss = train_step(net, sgd, x, labels, o->batch, &r->t, lc, rec);
         dt[i] = now_s() - t0;
         elapsed += dt[i];
     }
@@ -347,6 +375,10 @@ static int run_steps(gf_net *net, gf_sgd *sgd, const float *x, const int32_t *la
                                             : ((busy1 - busy0) - (self1 - self0)) / elapsed;
     if (r->others_cpus < 0 && busy0 >= 0 && busy1 >= 0)
         r->others_cpus = 0.0; /* tick rounding */
+    if (rec->rec && isnan(r->loss)) {
+        free(dt);
+        return -1;
+    }
     r->mean = elapsed / o->steps;
     r->med = median(dt, o->steps);
     r->min = dt[0];
@@ -404,6 +436,26 @@ static gf_net *build_net(const bench_opts *o, gf_sgd *sgd)
     return net;
 }
 
+/* --record: a recorder like `gradflow train --record`'s (every step, the
+ * default flush policy). Returns 0, or -1 after printing why. */
+static int open_recording(const bench_opts *o, gf_net *net, bench_recording *rec)
+{
+    if (!o->record)
+        return 0;
+    static gf_train_config cfg;
+    gf_train_defaults(&cfg);
+    cfg.batch = o->batch, cfg.seed = o->seed, cfg.steps = o->warmup + o->steps;
+    gf_record_meta meta = {.data = "synthetic (bench_train)", .config_json = "{}", .cfg = &cfg,
+                           .threads = o->threads, .n_train = o->batch, .every = 1,
+                           .flush_rows = 16, .flush_seconds = 10.0};
+    gf_err err;
+    if (!(rec->rec = gf_recorder_open(o->record, net, &meta, &err))) {
+        fprintf(stderr, "bench_train: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
 static void set_threads(int n)
 {
     if (openblas_set_num_threads)
@@ -431,16 +483,18 @@ int main(int argc, char **argv)
     int32_t *labels = malloc((size_t)o.batch * sizeof(int32_t));
     layer_clock lc = {0};
     bench_result r = {0};
+    bench_recording rec = {0};
     if (x && labels) {
         synth_batch(x, labels, n_x, o.batch, gf_net_spec(net)->num_classes, o.seed);
         if (o.layer_times) {
             gf_hooks h = {&lc, on_layer_forward, on_layer_backward, on_block_backward};
             gf_net_set_hooks(net, &h);
         }
-        st = run_steps(net, &sgd, x, labels, &o, &lc, &r);
+        st = open_recording(&o, net, &rec) || run_steps(net, &sgd, x, labels, &o, &lc, &rec, &r);
     }
     if (!x || !labels || st) {
-        fprintf(stderr, "bench_train: out of memory\n");
+        if (!x || !labels)
+            fprintf(stderr, "bench_train: out of memory\n");
         st = 1;
     } else {
         print_result(net, &o, &r, base_rss);
@@ -448,6 +502,11 @@ int main(int argc, char **argv)
             print_layer_times(&lc, &o);
         if (openblas_get_config) /* version, DYNAMIC_ARCH, core: for the record */
             fprintf(stderr, "# %s\n", openblas_get_config());
+    }
+    gf_err err;
+    if (rec.rec && gf_recorder_close(rec.rec, &err)) {
+        fprintf(stderr, "bench_train: %s\n", err.msg);
+        st = 1;
     }
     free(x), free(labels);
     gf_sgd_free(&sgd);
