@@ -22,6 +22,10 @@
  * GF_PAR_MAX_THREADS). Fixed once the team starts, so scratch sized with it
  * stays large enough; gf_par_for may use fewer (gf_num_threads). */
 #define GF_PAR_MAX_THREADS 64
+
+/* Below PAR_MIN floats of work a kernel stays on the calling thread: waking
+ * the team would cost more than it saves. */
+#define PAR_MIN 32768
 int gf_par_threads(void);
 
 /* body(ctx, begin, end, thread) for thread t's range [n·t/T, n·(t+1)/T). With
