@@ -47,13 +47,22 @@ int gf_weights_load(gf_net *net, const char *path, gf_err *err)
     hid_t f = gf_h5_open_read(path, 0, err);
     if (f < 0)
         return -1;
+    /* gradflow's own files say what they are; a state dict written elsewhere
+     * (h5py: f["params/" + name] = tensor) need not, but must have /params. */
     char fmt[64] = "";
-    int rc = gf_h5_attr_string(f, path, "/", "format", fmt, sizeof fmt, NULL);
-    if (rc || (strcmp(fmt, "gradflow-weights-1") && strcmp(fmt, "gradflow-checkpoint-1") &&
-               strcmp(fmt, "gradflow-reference-1"))) {
+    int rc = 0;
+    if (H5Aexists_by_name(f, "/", "format", H5P_DEFAULT) > 0) {
+        rc = gf_h5_attr_string(f, path, "/", "format", fmt, sizeof fmt, NULL);
+        if (rc || (strcmp(fmt, "gradflow-weights-1") && strcmp(fmt, "gradflow-checkpoint-1") &&
+                   strcmp(fmt, "gradflow-reference-1"))) {
+            H5Fclose(f);
+            return gf_err_set(err, "%s: not a weights file, checkpoint or reference case "
+                                   "(format '%s')", path, fmt);
+        }
+    } else if (H5Lexists(f, "params", H5P_DEFAULT) <= 0) {
         H5Fclose(f);
-        return gf_err_set(err, "%s: not a weights file, checkpoint or reference case (format "
-                               "'%s')", path, fmt);
+        return gf_err_set(err, "%s: no /params group of state_dict tensors (not a weights "
+                               "file)", path);
     }
     char **names = NULL;
     int count = 0;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gradflow/checkpoint.h"
+#include "gradflow/h5io.h"
 #include "gradflow/train.h"
 #include "suites.h"
 
@@ -123,6 +124,26 @@ static void test_weights_roundtrip_and_refusal(void)
         const gf_tensor_info *ta = gf_net_tensor(a, i), *tb = gf_net_tensor(b, i);
         CU_ASSERT_EQUAL(memcmp(ta->data, tb->data, ta->size * sizeof(float)), 0);
     }
+    /* a state dict written elsewhere (no format attribute, h5py-style) loads too */
+    gf_net_init(b, 4);
+    hid_t h = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    CU_ASSERT_FATAL(h >= 0);
+    CU_ASSERT(H5Adelete(h, "format") >= 0);
+    H5Fclose(h);
+    CU_ASSERT_EQUAL(gf_weights_load(b, path, &err), 0);
+    for (int i = 0; i < gf_net_num_tensors(a); i++) {
+        const gf_tensor_info *ta = gf_net_tensor(a, i), *tb = gf_net_tensor(b, i);
+        CU_ASSERT_EQUAL(memcmp(ta->data, tb->data, ta->size * sizeof(float)), 0);
+    }
+    /* ... but a file with neither a format nor /params is refused */
+    char empty[512];
+    snprintf(empty, sizeof empty, "%s/empty.h5", test_tmpdir());
+    h = H5Fcreate(empty, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Gclose(H5Gcreate2(h, "weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Fclose(h);
+    CU_ASSERT_EQUAL(gf_weights_load(b, empty, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no /params"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, empty));
     /* a file of another model is refused and leaves the net untouched */
     gf_model_spec other;
     gf_model_parse("resnet-8", &other, &err);
