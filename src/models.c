@@ -2,7 +2,7 @@
  *
  * Each builder appends layers in forward order with PyTorch state_dict names
  * (../shared/reference/FORMAT.md) and groups them into blocks; gf_net_allocate
- * (net.c) then lays out the buffers. */
+ * (net_plan.c) then lays out the buffers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -47,7 +47,8 @@ struct gf_net {
 };
 
 /* Construction (models.c) hands the filled layer/block/tensor tables to
- * net_allocate, which allocates every buffer and sets the pointers. */
+ * gf_net_allocate (net_plan.c), which allocates every buffer and sets the
+ * pointers. */
 int gf_net_allocate(gf_net *net, gf_err *err);
 
 #endif
