@@ -125,6 +125,7 @@ int gf_net_set_branch_scale(gf_net *net, float alpha)
         }
         if (!(net->scaled = malloc(most * sizeof(float))))
             return -1;
+        net->scaled_size = most;
     }
     net->branch_scale = alpha;
     return 0;

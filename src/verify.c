@@ -226,7 +226,7 @@ static int compare_tensors(ctx *c, const char *group, int grad, gf_err *err)
 }
 
 /* The layer hooks: keep a copy of every layer's output and output gradient
- * as it is produced (the hooks are where net.h promises they hold). */
+ * (most of them live in buffers the net reuses, gf_layer.out_persists). */
 static int capture_out(void *user, const gf_layer *l, int B, int training)
 {
     ctx *c = user;

@@ -20,6 +20,7 @@ int suite_paths_register(void);
 int suite_sweep_register(void);
 int suite_analysis_register(void);
 int suite_plots_register(void);
+int suite_plan_register(void);
 /* 1 when gnuplot is absent: the plots tests did not run (meson: skipped). */
 int suite_plots_skipped(void);
 
@@ -34,8 +35,9 @@ float *test_fvec(size_t n);
 float *test_fcopy(const float *a, size_t n);
 int test_bits_equal(const float *a, const float *b, size_t n);
 
-/* A pass as the hooks saw it: the hooks are where net.h promises every
- * layer's out and dout hold, so a test that reads them copies them there. out and dout hold every
+/* A pass as the hooks saw it: most outs and douts live in buffers the net
+ * reuses right after the hooks (gf_layer.out_persists, dout_persists), so
+ * a test that reads them copies them there. out and dout hold every
  * layer's [B, out] at at[layer]; dx the hook's dL/d(in) [B, in] at
  * dx_at[layer] (zeros where it got NULL); block, at block_at[block],
  * identity_grad (zeros for plain blocks), branch_grad, input_grad [B, in]
