@@ -930,10 +930,11 @@ static void net_teardown(net_case *c)
 }
 
 /* The base point: a training forward recording the ReLU sides, the loss,
- * and a backward from zeroed gradients (keep_relu_dout keeps its ReLU douts). eval_bn: instead run the forward in
- * eval mode with every BN's running statistics set to this batch's (the
- * same function value) so that the backward treats the batch statistics as
- * constants — BN's backward without its mean and variance terms. */
+ * and a backward from zeroed gradients (keep_relu_dout keeps its ReLU
+ * douts). eval_bn: instead run the forward in eval mode with every BN's
+ * running statistics set to this batch's (the same function value) so that
+ * the backward treats the batch statistics as constants — BN's backward
+ * without its mean and variance terms. */
 static void net_base(net_case *c, int eval_bn)
 {
     c->recording = 1;

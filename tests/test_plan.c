@@ -70,7 +70,8 @@ static int check_persisting(const gf_net *net, const test_pass *p, int B)
 static void check_same_bits(const char *model, int in_c, int hw, float alpha)
 {
     int B = 4;
-    gf_net *shared = build(model, in_c, hw, 0, B), *all = build(model, in_c, hw, GF_NET_KEEP_ALL, B);
+    gf_net *shared = build(model, in_c, hw, 0, B);
+    gf_net *all = build(model, in_c, hw, GF_NET_KEEP_ALL, B);
     gf_net *nets[2] = {shared, all};
     test_pass pass[2];
     int32_t y[4];

@@ -25,8 +25,15 @@ int test_bits_equal(const float *a, const float *b, size_t n)
 
 /* ------------------------------------------------ a pass seen by hooks */
 
-static size_t block_in(const gf_block *b, int B) { return (size_t)B * b->in_c * b->in_h * b->in_w; }
-static size_t block_out(const gf_block *b, int B) { return (size_t)B * b->out_c * b->out_h * b->out_w; }
+static size_t block_in(const gf_block *b, int B)
+{
+    return (size_t)B * b->in_c * b->in_h * b->in_w;
+}
+
+static size_t block_out(const gf_block *b, int B)
+{
+    return (size_t)B * b->out_c * b->out_h * b->out_w;
+}
 
 void test_pass_init(test_pass *p, const gf_net *net, int B)
 {
