@@ -27,7 +27,9 @@
  * /proc/stat), which says how much a shared machine disturbed the run.
  *
  * Peak memory is getrusage(RUSAGE_SELF).ru_maxrss of this process (so run
- * one configuration per process), in MiB. Threads (--threads T, default
+ * one configuration per process), in MiB; act_mb is the part the net
+ * planned for activations (gf_net_activation_bytes), out_mb and grad_mb its
+ * layer outputs and gradients. Threads (--threads T, default
  * nproc): gf_set_num_threads(T) for the library's kernel team, and
  * openblas_set_num_threads(T); printed as threads= (requested), gf_threads=
  * (the team's count) and blas_threads= (OpenBLAS's), "-" where unknown.
@@ -66,6 +68,7 @@ void openblas_set_num_threads(int) __attribute__((weak));
 int openblas_get_num_threads(void) __attribute__((weak));
 char *openblas_get_corename(void) __attribute__((weak));
 char *openblas_get_config(void) __attribute__((weak));
+void gf_net_memory_usage(const gf_net *net, gf_net_memory *m) __attribute__((weak));
 
 typedef struct bench_opts {
     const char *model;
@@ -386,7 +389,21 @@ static int run_steps(gf_net *net, gf_sgd *sgd, const float *x, const int32_t *la
     return 0;
 }
 
-/* The BENCH line (keys shared with bench/torch_bench.py). */
+/* The activation storage the net planned, as " act_mb=... out_mb=... grad_mb=..." (MiB). */
+static void print_memory(const gf_net *net)
+{
+    if (!gf_net_memory_usage)
+        return;
+    gf_net_memory m;
+    gf_net_memory_usage(net, &m);
+    double mib = 1024.0 * 1024.0;
+    printf(" act_mb=%.1f out_mb=%.1f grad_mb=%.1f",
+           (double)(m.outputs + m.gradients + m.scratch) / mib, (double)m.outputs / mib,
+           (double)m.gradients / mib);
+}
+
+/* The BENCH line (keys shared with bench/torch_bench.py; act_mb, out_mb, grad_mb
+ * are gradflow's own). */
 static void print_result(const gf_net *net, const bench_opts *o, const bench_result *r,
                          double base_rss)
 {
@@ -411,9 +428,11 @@ static void print_result(const gf_net *net, const bench_opts *o, const bench_res
            img_s);
     printf("gflop_img_3x=%.6f gflop_img_exact=%.6f gflop_s=%.2f flops=3xfwd "
            "peak_rss_mb=%.1f base_rss_mb=%.1f loss=%.4f cpus_used=%.2f others_cpus=%.2f "
-           "blas_core=%s\n",
+           "blas_core=%s",
            3.0 * fwd / 1e9, exact / 1e9, img_s * 3.0 * fwd / 1e9, peak_rss_mb(), base_rss,
            r->loss, r->cpus_used, r->others_cpus, blas_core());
+    print_memory(net);
+    putchar('\n');
 }
 
 /* The net at max batch o->batch, initialised from the seed, and its SGD. */

@@ -2,7 +2,7 @@
  *
  * Each builder appends layers in forward order with PyTorch state_dict names
  * (../shared/reference/FORMAT.md) and groups them into blocks; gf_net_allocate
- * (net.c) then lays out the buffers. */
+ * (net_plan.c) then lays out the buffers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,6 +410,11 @@ static int build_mlp(gf_net *net)
 
 gf_net *gf_net_new(const gf_model_spec *spec, int max_batch, gf_err *err)
 {
+    return gf_net_new_flags(spec, max_batch, 0, err);
+}
+
+gf_net *gf_net_new_flags(const gf_model_spec *spec, int max_batch, unsigned flags, gf_err *err)
+{
     if (max_batch < 1 || spec->in_c < 1 || spec->in_h < 1 || spec->in_w < 1 ||
         spec->num_classes < 2) {
         gf_err_set(err, "invalid network shape: batch %d, input %dx%dx%d, %d classes", max_batch,
@@ -423,6 +428,7 @@ gf_net *gf_net_new(const gf_model_spec *spec, int max_batch, gf_err *err)
     }
     net->spec = *spec;
     net->max_batch = max_batch;
+    net->flags = flags;
     net->branch_scale = 1.0f;
     int mlp = spec->family == GF_FAMILY_MLP_PLAIN || spec->family == GF_FAMILY_MLP_RES;
     if ((mlp ? build_mlp(net) : build_cifar(net)) != 0) {

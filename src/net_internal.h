@@ -11,7 +11,8 @@
 struct gf_net {
     gf_model_spec spec;
     int max_batch;
-    int batch; /* B of the last forward */
+    int batch;      /* B of the last forward */
+    unsigned flags; /* GF_NET_KEEP_ALL or 0 */
 
     gf_layer *layers;
     int n_layers, cap_layers;
@@ -29,7 +30,7 @@ struct gf_net {
     size_t n_params, n_buffers;
     float *params, *grads, *buffers;
 
-    float *acts;   /* every layer's out and dout, one allocation */
+    float *acts;   /* kept outs and douts, then the shared ones (net_plan.c) */
     float *input;  /* [max_batch, in] */
     float *dinput; /* [max_batch, in] */
     float *stats;  /* BN mean / inv_std */
@@ -44,10 +45,14 @@ struct gf_net {
      * compute α·F(x) + Sx, plain blocks α·block(x). 1 normally. */
     float branch_scale;
     float *scaled; /* [max_batch, largest block output]: α·v for the branch */
+    size_t scaled_size;
+
+    gf_net_memory memory; /* bytes per buffer family, set by gf_net_allocate */
 };
 
 /* Construction (models.c) hands the filled layer/block/tensor tables to
- * net_allocate, which allocates every buffer and sets the pointers. */
+ * gf_net_allocate (net_plan.c), which decides which outs and douts persist,
+ * allocates every buffer and sets the pointers. */
 int gf_net_allocate(gf_net *net, gf_err *err);
 
 #endif

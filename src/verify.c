@@ -22,6 +22,7 @@ typedef struct ctx {
     void *user;
     gf_verify_result *res;
     float **identity, **branch; /* per-block copies of the split, from the hook */
+    float **out, **dout;        /* per-layer copies of the training pass, from the hooks */
 } ctx;
 
 static double rel_err(const float *ours, const float *ref, size_t n)
@@ -173,7 +174,7 @@ static int require_all(ctx *c, const char *group, int which, gf_err *err)
 }
 
 /* Compares every module listed under group with a layer's output (grad 0)
- * or output gradient (grad 1). */
+ * or output gradient (grad 1), as the hooks saw them. */
 static int compare_layers(ctx *c, const char *group, int grad, gf_err *err)
 {
     char **names;
@@ -191,7 +192,8 @@ static int compare_layers(ctx *c, const char *group, int grad, gf_err *err)
         const gf_layer *l = gf_net_layer(c->net, li);
         char dset[160];
         snprintf(dset, sizeof dset, "%s/%s", group, names[i]);
-        rc = compare(c, dset, grad ? l->dout : l->out, (size_t)c->B * gf_layer_out_size(l), err);
+        rc = compare(c, dset, grad ? c->dout[li] : c->out[li], (size_t)c->B * gf_layer_out_size(l),
+                     err);
     }
     gf_h5_names_free(names, count);
     return rc;
@@ -221,6 +223,24 @@ static int compare_tensors(ctx *c, const char *group, int grad, gf_err *err)
     }
     gf_h5_names_free(names, count);
     return rc;
+}
+
+/* The layer hooks: keep a copy of every layer's output and output gradient
+ * (most of them live in buffers the net reuses, gf_layer.out_persists). */
+static int capture_out(void *user, const gf_layer *l, int B, int training)
+{
+    ctx *c = user;
+    (void)training;
+    memcpy(c->out[l->index], l->out, (size_t)B * gf_layer_out_size(l) * sizeof(float));
+    return 0;
+}
+
+static int capture_dout(void *user, const gf_layer *l, const float *dx, int B)
+{
+    ctx *c = user;
+    (void)dx;
+    memcpy(c->dout[l->index], l->dout, (size_t)B * gf_layer_out_size(l) * sizeof(float));
+    return 0;
 }
 
 /* The block hook: keep a copy of each block's split (the net reuses the buffers). */
@@ -311,18 +331,23 @@ static int run_checks(ctx *c, const float *x, const int32_t *y, const double opt
     gf_net *net = c->net;
     int B = c->B, K = gf_net_spec(net)->num_classes, rc = 0;
     gf_net_forward(net, x, B, 0);
+    gf_hooks hooks = {.user = c, .layer_forward = capture_out, .layer_backward = capture_dout,
+                      .block_backward = capture_split};
+    gf_net_set_hooks(net, &hooks);
     if (compare(c, "forward/eval_logits", gf_net_logits(net), (size_t)B * K, err) ||
         gf_net_forward(net, x, B, 1) != GF_OK ||
-        compare(c, "forward/logits", gf_net_logits(net), (size_t)B * K, err))
+        compare(c, "forward/logits", gf_net_logits(net), (size_t)B * K, err)) {
+        gf_net_set_hooks(net, NULL);
         return -1;
+    }
     double loss = gf_net_loss(net, y, 1, NULL);
     double ref = read_scalar(c, "forward/loss", err, &rc);
-    if (rc)
+    if (rc) {
+        gf_net_set_hooks(net, NULL);
         return -1;
+    }
     report_scalar(c, "forward/loss", loss, ref);
     gf_net_zero_grad(net);
-    gf_hooks hooks = {.user = c, .block_backward = capture_split};
-    gf_net_set_hooks(net, &hooks);
     rc = gf_net_backward(net, 0);
     gf_net_set_hooks(net, NULL);
     if (rc != GF_OK || require_all(c, "forward/act", 0, err) ||
@@ -355,13 +380,23 @@ static int run_checks(ctx *c, const float *x, const int32_t *y, const double opt
     return rc;
 }
 
-static int alloc_splits(ctx *c, gf_err *err)
+/* The copies the hooks fill: every block's split, every layer's out and dout. */
+static int alloc_copies(ctx *c, gf_err *err)
 {
-    int nb = gf_net_num_blocks(c->net);
+    int nb = gf_net_num_blocks(c->net), nl = gf_net_num_layers(c->net);
     c->identity = calloc((size_t)nb + 1, sizeof *c->identity);
     c->branch = calloc((size_t)nb + 1, sizeof *c->branch);
-    if (!c->identity || !c->branch)
+    c->out = calloc((size_t)nl, sizeof *c->out);
+    c->dout = calloc((size_t)nl, sizeof *c->dout);
+    if (!c->identity || !c->branch || !c->out || !c->dout)
         return gf_err_set(err, "out of memory");
+    for (int i = 0; i < nl; i++) {
+        size_t n = (size_t)c->B * gf_layer_out_size(gf_net_layer(c->net, i));
+        c->out[i] = malloc(n * sizeof(float));
+        c->dout[i] = malloc(n * sizeof(float));
+        if (!c->out[i] || !c->dout[i])
+            return gf_err_set(err, "out of memory");
+    }
     for (int i = 0; i < nb; i++) {
         const gf_block *b = gf_net_block(c->net, i);
         size_t n = (size_t)c->B * b->in_c * b->in_h * b->in_w;
@@ -373,12 +408,14 @@ static int alloc_splits(ctx *c, gf_err *err)
     return 0;
 }
 
-static void free_splits(ctx *c)
+static void free_copies(ctx *c)
 {
-    int nb = c->net ? gf_net_num_blocks(c->net) : 0;
-    for (int i = 0; c->identity && i < nb; i++)
+    int nb = c->net ? gf_net_num_blocks(c->net) : 0, nl = c->net ? gf_net_num_layers(c->net) : 0;
+    for (int i = 0; c->identity && c->branch && i < nb; i++)
         free(c->identity[i]), free(c->branch[i]);
-    free(c->identity), free(c->branch);
+    for (int i = 0; c->out && c->dout && i < nl; i++)
+        free(c->out[i]), free(c->dout[i]);
+    free(c->identity), free(c->branch), free(c->out), free(c->dout);
 }
 
 int gf_verify(const char *path, double tol, gf_verify_report cb, void *user,
@@ -412,10 +449,10 @@ int gf_verify(const char *path, double tol, gf_verify_report cb, void *user,
     if (rc == 0)
         rc = load_params(&c, "params", err);
     if (rc == 0)
-        rc = alloc_splits(&c, err);
+        rc = alloc_copies(&c, err);
     if (rc == 0)
         rc = run_checks(&c, x, y, opt, err);
-    free_splits(&c);
+    free_copies(&c);
     free(x), free(y);
     gf_net_free(c.net);
     H5Fclose(c.file);

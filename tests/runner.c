@@ -49,6 +49,7 @@ static const struct {
     {"sweep", suite_sweep_register},
     {"analysis", suite_analysis_register},
     {"plots", suite_plots_register},
+    {"plan", suite_plan_register},
 };
 
 int main(int argc, char **argv)

@@ -8,6 +8,8 @@
 #include <CUnit/CUnit.h>
 #include <stddef.h>
 
+#include "gradflow/net.h"
+
 int suite_kernels_register(void);
 int suite_models_register(void);
 int suite_reference_register(void);
@@ -18,6 +20,7 @@ int suite_paths_register(void);
 int suite_sweep_register(void);
 int suite_analysis_register(void);
 int suite_plots_register(void);
+int suite_plan_register(void);
 /* 1 when gnuplot is absent: the plots tests did not run (meson: skipped). */
 int suite_plots_skipped(void);
 
@@ -31,5 +34,28 @@ const char *test_tmpdir(void);
 float *test_fvec(size_t n);
 float *test_fcopy(const float *a, size_t n);
 int test_bits_equal(const float *a, const float *b, size_t n);
+
+/* A pass as the hooks saw it: most outs and douts live in buffers the net
+ * reuses right after the hooks (gf_layer.out_persists, dout_persists), so
+ * a test that reads them copies them there. out and dout hold every
+ * layer's [B, out] at at[layer]; dx the hook's dL/d(in) [B, in] at
+ * dx_at[layer] (zeros where it got NULL); block, at block_at[block],
+ * identity_grad (zeros for plain blocks), branch_grad, input_grad [B, in]
+ * each, then output_grad and the add's dout v (zeros without an add)
+ * [B, out] each. Set p->hooks on the net, or call the three hook functions
+ * from your own hooks with user = p. */
+typedef struct test_pass {
+    const gf_net *net;
+    int B;
+    size_t *at, *dx_at, *block_at;
+    float *out, *dout, *dx, *block;
+    size_t n, n_dx, n_block; /* floats in out (= in dout), dx, block */
+    gf_hooks hooks;
+} test_pass;
+void test_pass_init(test_pass *p, const gf_net *net, int B);
+void test_pass_free(test_pass *p);
+int test_pass_forward(void *user, const gf_layer *l, int B, int training);
+int test_pass_backward(void *user, const gf_layer *l, const float *dx, int B);
+int test_pass_block(void *user, const gf_block *b, int B);
 
 #endif

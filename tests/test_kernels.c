@@ -822,7 +822,8 @@ static void test_fd_checker_catches_planted_bugs(void)
  * point outputs |a'| more than the base side's linear piece would, which
  * moves L by dL/d(out)·|a'| to first order. A layer_forward hook records each
  * ReLU input's side at the base point and, on later forwards, sums that
- * amount (with dL/d(out) from the base backward) so the objective can
+ * amount (with dL/d(out) from the base backward, kept by a layer_backward
+ * hook: the net reuses most dout buffers) so the objective can
  * subtract it: what remains is the smooth function whose derivative the
  * backward computes, up to O(h·|a'|). The summed magnitudes bound how far
  * the correction itself could be off; fd_compare skips a point only when
@@ -835,7 +836,8 @@ typedef struct net_case {
     float *x;
     int32_t labels[8];
     unsigned char *sign;
-    size_t *relu_off; /* per layer: offset into sign (relu layers only) */
+    float *relu_dout; /* dL/d(out) of every ReLU at the base point, laid out as sign */
+    size_t *relu_off; /* per layer: offset into sign and relu_dout (relu layers only) */
     int recording;
     double kink_shift, kink_abs;
 } net_case;
@@ -853,10 +855,20 @@ static int kink_hook(void *user, const gf_layer *l, int B, int training)
         if (c->recording) {
             s[i] = pos;
         } else if (s[i] != pos) {
-            double d = fabs((double)l->in[i]) * l->dout[i];
+            double d = fabs((double)l->in[i]) * c->relu_dout[c->relu_off[l->index] + i];
             c->kink_shift += d, c->kink_abs += fabs(d);
         }
     }
+    return 0;
+}
+
+static int keep_relu_dout(void *user, const gf_layer *l, const float *dx, int B)
+{
+    net_case *c = user;
+    (void)dx;
+    if (l->kind == GF_LAYER_RELU)
+        memcpy(c->relu_dout + c->relu_off[l->index], l->dout,
+               (size_t)B * gf_layer_out_size(l) * sizeof(float));
     return 0;
 }
 
@@ -905,22 +917,24 @@ static void net_setup(net_case *c, const char *model, int in_c, int hw, int B, u
             c->nsign += (size_t)c->B * gf_layer_out_size(l);
     }
     c->sign = calloc(c->nsign + 1, 1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c->sign);
-    gf_hooks h = {.user = c, .layer_forward = kink_hook};
+    c->relu_dout = calloc(c->nsign + 1, sizeof *c->relu_dout);
+    CU_ASSERT_FATAL(c->sign && c->relu_dout);
+    gf_hooks h = {.user = c, .layer_forward = kink_hook, .layer_backward = keep_relu_dout};
     gf_net_set_hooks(c->net, &h);
 }
 
 static void net_teardown(net_case *c)
 {
     gf_net_free(c->net);
-    free(c->x), free(c->sign), free(c->relu_off);
+    free(c->x), free(c->sign), free(c->relu_dout), free(c->relu_off);
 }
 
 /* The base point: a training forward recording the ReLU sides, the loss,
- * and a backward from zeroed gradients. eval_bn: instead run the forward in
- * eval mode with every BN's running statistics set to this batch's (the
- * same function value) so that the backward treats the batch statistics as
- * constants — BN's backward without its mean and variance terms. */
+ * and a backward from zeroed gradients (keep_relu_dout keeps its ReLU
+ * douts). eval_bn: instead run the forward in eval mode with every BN's
+ * running statistics set to this batch's (the same function value) so that
+ * the backward treats the batch statistics as constants — BN's backward
+ * without its mean and variance terms. */
 static void net_base(net_case *c, int eval_bn)
 {
     c->recording = 1;

@@ -15,8 +15,10 @@
 /* ------------------------------------------------------------- helpers */
 
 /* Parses name, sets the input shape (and MLP width when > 0) and builds the
- * net for max_batch examples; fails the test if any step fails. */
-static gf_net *build(const char *name, int in_c, int hw, int mlp_width, int max_batch)
+ * net for max_batch examples with gf_net_new_flags; fails the test if any
+ * step fails. */
+static gf_net *build_flags(const char *name, int in_c, int hw, int mlp_width, int max_batch,
+                           unsigned flags)
 {
     gf_model_spec spec;
     gf_err err = {{0}};
@@ -27,11 +29,16 @@ static gf_net *build(const char *name, int in_c, int hw, int mlp_width, int max_
     spec.in_c = in_c, spec.in_h = spec.in_w = hw;
     if (mlp_width > 0)
         spec.mlp_width = mlp_width;
-    gf_net *net = gf_net_new(&spec, max_batch, &err);
+    gf_net *net = gf_net_new_flags(&spec, max_batch, flags, &err);
     if (!net)
         printf("\n    %s: %s", name, err.msg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(net);
     return net;
+}
+
+static gf_net *build(const char *name, int in_c, int hw, int mlp_width, int max_batch)
+{
+    return build_flags(name, in_c, hw, mlp_width, max_batch, 0);
 }
 
 /* A seeded batch for net: x [B, in], labels [B] (caller frees). */
@@ -445,24 +452,27 @@ static size_t layer_elems(const gf_net *net, int i, int B)
     return (size_t)B * gf_layer_out_size(gf_net_layer(net, i));
 }
 
-/* Every layer's dout, concatenated (caller frees). */
-static float *snapshot_douts(const gf_net *net, int B, size_t *total)
+/* One backward of net seen by a fresh p's hooks: every layer's dout and dx
+ * and every block's split as they were produced. */
+static void backward_seen(gf_net *net, int B, unsigned flags, test_pass *p)
 {
-    size_t n = 0;
-    for (int i = 0; i < gf_net_num_layers(net); i++)
-        n += layer_elems(net, i, B);
-    float *all = test_fvec(n), *q = all;
-    for (int i = 0; i < gf_net_num_layers(net); i++) {
-        memcpy(q, gf_net_layer(net, i)->dout, layer_elems(net, i, B) * sizeof(float));
-        q += layer_elems(net, i, B);
-    }
-    *total = n;
-    return all;
+    test_pass_init(p, net, B);
+    gf_net_set_hooks(net, &p->hooks);
+    CU_ASSERT_EQUAL(gf_net_backward(net, flags), GF_OK);
+    gf_net_set_hooks(net, NULL);
+}
+
+/* The two passes' douts, dx and block splits, bit for bit. */
+static int same_backward(const test_pass *a, const test_pass *b)
+{
+    return test_bits_equal(a->dout, b->dout, a->n) && test_bits_equal(a->dx, b->dx, a->n_dx) &&
+           test_bits_equal(a->block, b->block, a->n_block);
 }
 
 /* Backward again on the same forward: GF_NO_PARAM_GRAD leaves every layer's
- * dout and the input gradient bit for bit as they were and the parameter
- * gradients untouched; without it the gradients are added a second time. */
+ * dout (as the hooks see it) and the input gradient bit for bit as they were
+ * and the parameter gradients untouched; without it the gradients are added
+ * a second time. */
 static void check_reentrant(const char *name, int in_c, int hw)
 {
     int B = 4;
@@ -470,29 +480,29 @@ static void check_reentrant(const char *name, int in_c, int hw)
     gf_net_init(net, 3);
     int32_t y[4];
     float *x = make_batch(net, B, 9, y);
-    size_t np = gf_net_num_params(net), nin = (size_t)B * in_c * hw * hw, nd;
+    size_t np = gf_net_num_params(net), nin = (size_t)B * in_c * hw * hw;
+    test_pass d1, d2, d3;
     CU_ASSERT_EQUAL(gf_net_forward(net, x, B, 1), GF_OK);
     gf_net_loss(net, y, 1, NULL);
     gf_net_zero_grad(net);
-    CU_ASSERT_EQUAL(gf_net_backward(net, GF_INPUT_GRAD), GF_OK);
-    float *d1 = snapshot_douts(net, B, &nd), *g1 = test_fcopy(gf_net_grads(net), np);
+    backward_seen(net, B, GF_INPUT_GRAD, &d1);
+    float *g1 = test_fcopy(gf_net_grads(net), np);
     float *in1 = test_fcopy(gf_net_input_grad(net), nin);
 
-    CU_ASSERT_EQUAL(gf_net_backward(net, GF_NO_PARAM_GRAD | GF_INPUT_GRAD), GF_OK);
-    float *d2 = snapshot_douts(net, B, &nd);
-    CU_ASSERT(test_bits_equal(d1, d2, nd));
+    backward_seen(net, B, GF_NO_PARAM_GRAD | GF_INPUT_GRAD, &d2);
+    CU_ASSERT(same_backward(&d1, &d2));
     CU_ASSERT(test_bits_equal(g1, gf_net_grads(net), np));
     CU_ASSERT(test_bits_equal(in1, gf_net_input_grad(net), nin));
 
-    CU_ASSERT_EQUAL(gf_net_backward(net, GF_INPUT_GRAD), GF_OK);
-    float *d3 = snapshot_douts(net, B, &nd);
-    CU_ASSERT(test_bits_equal(d1, d3, nd));
+    backward_seen(net, B, GF_INPUT_GRAD, &d3);
+    CU_ASSERT(same_backward(&d1, &d3));
     const float *g = gf_net_grads(net);
     double gmax = 0.0, err = 0.0;
     for (size_t i = 0; i < np; i++)
         gmax = fmax(gmax, fabs(g1[i])), err = fmax(err, fabs(g[i] - 2.0 * g1[i]));
     CU_ASSERT(gmax > 0 && err <= 1e-5 * gmax);
-    free(x), free(d1), free(d2), free(d3), free(g1), free(in1);
+    free(x), free(g1), free(in1);
+    test_pass_free(&d1), test_pass_free(&d2), test_pass_free(&d3);
     gf_net_free(net);
 }
 
@@ -511,6 +521,7 @@ typedef struct hook_log {
     int forward_calls, backward_calls, block_calls, stop_at, bad_args;
     int training_seen;
     int *layer_seen; /* per layer: backward hook calls */
+    test_pass *seen; /* if set, copies of what the hooks saw */
     const gf_net *net;
 } hook_log;
 
@@ -520,26 +531,30 @@ static int log_forward(void *user, const gf_layer *l, int B, int training)
     h->forward_calls++;
     h->training_seen = training;
     h->bad_args += B != 4 || l != gf_net_layer(h->net, l->index);
+    if (h->seen)
+        test_pass_forward(h->seen, l, B, training);
     return h->stop_at == l->index;
 }
 
 static int log_backward(void *user, const gf_layer *l, const float *dx, int B)
 {
     hook_log *h = user;
-    (void)dx;
     h->backward_calls++;
     h->bad_args += B != 4;
     if (h->layer_seen)
         h->layer_seen[l->index]++;
+    if (h->seen)
+        test_pass_backward(h->seen, l, dx, B);
     return h->stop_at == -2 && h->backward_calls == 3;
 }
 
 static int log_block(void *user, const gf_block *b, int B)
 {
     hook_log *h = user;
-    (void)b;
     h->block_calls++;
     h->bad_args += B != 4;
+    if (h->seen)
+        test_pass_block(h->seen, b, B);
     return h->stop_at == -3;
 }
 
@@ -584,36 +599,54 @@ static void test_hook_nonzero_stops_pass(void)
 
 /* Results with no hook equal results with hooks that only observe, bit for
  * bit; the observing hooks see every layer's forward and backward once and
- * every block once. */
+ * every block once. Every out and dout they see is what a net without hooks
+ * that keeps all its buffers (GF_NET_KEEP_ALL) holds after the pass; the
+ * ones that persist in the hook-less net a are the same as in b. */
 static void test_noop_hooks_change_nothing(void)
 {
     static const char *models[] = {"resnet-8-B", "preact-resnet-8", "plain-8"};
     for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
         gf_net *a = build(models[m], 3, 8, 0, 4), *b = build(models[m], 3, 8, 0, 4);
-        gf_net_init(a, 8), gf_net_init(b, 8);
+        gf_net *kept = build_flags(models[m], 3, 8, 0, 4, GF_NET_KEEP_ALL);
+        gf_net_init(a, 8), gf_net_init(b, 8), gf_net_init(kept, 8);
         int nl = gf_net_num_layers(b);
-        hook_log h = {.stop_at = -1, .net = b, .layer_seen = calloc((size_t)nl, sizeof(int))};
+        test_pass seen;
+        test_pass_init(&seen, b, 4);
+        hook_log h = {.stop_at = -1, .net = b, .layer_seen = calloc((size_t)nl, sizeof(int)),
+                      .seen = &seen};
         CU_ASSERT_PTR_NOT_NULL_FATAL(h.layer_seen);
         gf_hooks hooks = {.user = &h, .layer_forward = log_forward,
                           .layer_backward = log_backward, .block_backward = log_block};
         gf_net_set_hooks(b, &hooks);
         int32_t y[4];
         float *x = make_batch(a, 4, 3, y);
-        gf_net *nets[2] = {a, b};
-        double loss[2];
-        for (int k = 0; k < 2; k++) {
+        gf_net *nets[3] = {a, b, kept};
+        double loss[3];
+        for (int k = 0; k < 3; k++) {
             CU_ASSERT_EQUAL(gf_net_forward(nets[k], x, 4, 1), GF_OK);
             loss[k] = gf_net_loss(nets[k], y, 1, NULL);
             gf_net_zero_grad(nets[k]);
             CU_ASSERT_EQUAL(gf_net_backward(nets[k], GF_INPUT_GRAD), GF_OK);
         }
-        size_t np = gf_net_num_params(a), nd;
-        CU_ASSERT(loss[0] == loss[1]);
-        CU_ASSERT(test_bits_equal(gf_net_logits(a), gf_net_logits(b), 40));
-        CU_ASSERT(test_bits_equal(gf_net_grads(a), gf_net_grads(b), np));
-        CU_ASSERT(test_bits_equal(gf_net_input_grad(a), gf_net_input_grad(b), 4 * 3 * 64));
-        float *da = snapshot_douts(a, 4, &nd), *db = snapshot_douts(b, 4, &nd);
-        CU_ASSERT(test_bits_equal(da, db, nd));
+        size_t np = gf_net_num_params(a);
+        CU_ASSERT(loss[0] == loss[1] && loss[0] == loss[2]);
+        for (int k = 1; k < 3; k++) {
+            CU_ASSERT(test_bits_equal(gf_net_logits(a), gf_net_logits(nets[k]), 40));
+            CU_ASSERT(test_bits_equal(gf_net_grads(a), gf_net_grads(nets[k]), np));
+            CU_ASSERT(test_bits_equal(gf_net_input_grad(a), gf_net_input_grad(nets[k]),
+                                      4 * 3 * 64));
+        }
+        for (int i = 0; i < nl; i++) {
+            const gf_layer *la = gf_net_layer(a, i), *lb = gf_net_layer(b, i);
+            const gf_layer *lk = gf_net_layer(kept, i);
+            size_t n = layer_elems(b, i, 4);
+            CU_ASSERT(test_bits_equal(seen.out + seen.at[i], lk->out, n));
+            CU_ASSERT(test_bits_equal(seen.dout + seen.at[i], lk->dout, n));
+            if (la->out_persists)
+                CU_ASSERT(test_bits_equal(la->out, lb->out, n));
+            if (la->dout_persists)
+                CU_ASSERT(test_bits_equal(la->dout, lb->dout, n));
+        }
         CU_ASSERT_EQUAL(h.forward_calls, nl);
         CU_ASSERT_EQUAL(h.backward_calls, nl);
         CU_ASSERT_EQUAL(h.block_calls, gf_net_num_blocks(b));
@@ -622,9 +655,11 @@ static void test_noop_hooks_change_nothing(void)
             once &= h.layer_seen[i] == 1;
         CU_ASSERT(once);
         CU_ASSERT_EQUAL(h.bad_args, 0);
-        free(da), free(db), free(x), free(h.layer_seen);
+        free(x), free(h.layer_seen);
+        test_pass_free(&seen);
         gf_net_free(a);
         gf_net_free(b);
+        gf_net_free(kept);
     }
 }
 

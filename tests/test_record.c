@@ -408,26 +408,42 @@ static int capture_split(void *user, const gf_block *b, int B)
     return 0;
 }
 
-/* Every layer's and block's statistics of the last step, from net's buffers. */
-static void activation_reference(const gf_net *net, ref_row *row)
+/* The twin's layer hooks: each layer's activation statistics and output
+ * gradient norm, while its out and dout hold (most are reused afterwards). */
+static int capture_activations(void *user, const gf_layer *l, int B, int training)
+{
+    ref_row *row = ((recorded *)user)->capturing;
+    size_t n = (size_t)B * gf_layer_out_size(l);
+    double sum = 0.0, sq = 0.0, mx = 0.0, zeros = 0.0, var = 0.0;
+    int i = l->index;
+    (void)training;
+    for (size_t k = 0; k < n; k++) {
+        double v = l->out[k];
+        sum += v, sq += v * v, zeros += v == 0.0;
+        mx = fabs(v) > mx ? fabs(v) : mx;
+    }
+    double mean = sum / (double)n;
+    for (size_t k = 0; k < n; k++)
+        var += (l->out[k] - mean) * (l->out[k] - mean);
+    row->rms[i] = sqrt(sq / (double)n), row->mean[i] = mean;
+    row->std[i] = sqrt(var / (double)n), row->max_abs[i] = mx;
+    row->zero[i] = zeros / (double)n;
+    return 0;
+}
+
+static int capture_grad_norm(void *user, const gf_layer *l, const float *dx, int B)
+{
+    ref_row *row = ((recorded *)user)->capturing;
+    (void)dx;
+    row->grad[l->index] = norm2(l->dout, (size_t)B * gf_layer_out_size(l));
+    return 0;
+}
+
+/* Every block's gradient norms of the last step, from net's buffers (block
+ * boundary gradients persist after the backward). */
+static void block_grad_reference(const gf_net *net, ref_row *row)
 {
     int B = gf_net_batch(net);
-    for (int i = 0; i < gf_net_num_layers(net); i++) {
-        const gf_layer *l = gf_net_layer(net, i);
-        size_t n = (size_t)B * gf_layer_out_size(l);
-        double sum = 0.0, sq = 0.0, mx = 0.0, zeros = 0.0, var = 0.0;
-        for (size_t k = 0; k < n; k++) {
-            double v = l->out[k];
-            sum += v, sq += v * v, zeros += v == 0.0;
-            mx = fabs(v) > mx ? fabs(v) : mx;
-        }
-        double mean = sum / (double)n;
-        for (size_t k = 0; k < n; k++)
-            var += (l->out[k] - mean) * (l->out[k] - mean);
-        row->rms[i] = sqrt(sq / (double)n), row->mean[i] = mean;
-        row->std[i] = sqrt(var / (double)n), row->max_abs[i] = mx;
-        row->zero[i] = zeros / (double)n, row->grad[i] = norm2(l->dout, n);
-    }
     for (int i = 0; i < gf_net_num_blocks(net); i++) {
         const gf_block *b = gf_net_block(net, i);
         row->in[i] = norm2(b->input_grad, (size_t)B * b->in_c * b->in_h * b->in_w);
@@ -515,7 +531,8 @@ static int record_step(recorded *rec, gf_recorder *r, int k, const float *x, con
     memcpy(before, gf_net_params(rec->net), np * sizeof *before);
     gf_recorder_before_step(r, rec->net, k);
     rec->capturing = row;
-    gf_hooks h = {.user = rec, .block_backward = capture_split};
+    gf_hooks h = {.user = rec, .layer_forward = capture_activations,
+                  .layer_backward = capture_grad_norm, .block_backward = capture_split};
     gf_net_set_hooks(rec->twin, &h);
     x += (size_t)k * BATCH * 64, y += k * BATCH;
     row->loss = step_by_hand(rec->net, &rec->sgd, x, y, lrs[k], &correct);
@@ -530,7 +547,7 @@ static int record_step(recorded *rec, gf_recorder *r, int k, const float *x, con
                           .step_seconds = 0.5, .elapsed = 0.5 * (k + 1)};
     if (gf_recorder_after_step(r, &st, rec->net, &rec->sgd, err))
         return -1;
-    activation_reference(rec->net, row);
+    block_grad_reference(rec->net, row);
     param_reference(rec, before, row);
     return 0;
 }

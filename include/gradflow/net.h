@@ -11,7 +11,12 @@
  * elementwise sum inside a residual block is a layer named `<block>.add`.
  * Parameters live in one buffer, their gradients in another, and BN running
  * statistics in a third; layers hold views into them. Activations and their
- * gradients are allocated once per net for a maximum batch size.
+ * gradients are allocated once per net for a maximum batch size. Only what a
+ * backward or a caller needs after a pass persists: ReLU outputs and the
+ * inputs of conv/BN/linear layers, and the gradients at block boundaries.
+ * Every other out and dout lives in a few buffers all layers share and is
+ * valid only during the hooks (gf_layer.out_persists, dout_persists);
+ * gf_net_new_flags(..., GF_NET_KEEP_ALL, ...) keeps everything instead.
  *
  * Usage:
  *   gf_model_spec spec;  gf_err err;
@@ -84,13 +89,29 @@ typedef struct gf_layer {
     int k, stride, pad;    /* conv */
     const float *in;       /* input activations (a producer's out, or the net input) */
     const float *in2;      /* add: second input */
-    float *out;            /* [B, out_c, out_h, out_w] */
-    float *dout;           /* gradient of the loss w.r.t. out, same shape */
+    float *out;            /* [B, out_c, out_h, out_w]; how long it holds: out_persists */
+    float *dout;           /* gradient of the loss w.r.t. out, same shape; see dout_persists */
     float *w, *b;          /* parameter views (b: linear bias, BN beta) or NULL */
     float *dw, *db;        /* gradient views */
     float *running_mean, *running_var; /* BN buffers */
     float *mean, *inv_std; /* BN batch statistics of the last training forward */
     int trained_forward;   /* BN: 1 if the last forward used batch statistics */
+    /* 1: out holds the last forward's output until the next forward (ReLUs,
+     * inputs of conv / BN / linear, block inputs, the logits).
+     * 0: out is scratch shared with other layers (BN outputs, post-activation
+     * adds, option-A shortcuts, pre-activation conv2): valid from this
+     * layer's forward through the layer_forward hooks of this layer and of
+     * the layers reading it, which run right after it. */
+    int out_persists;
+    /* 1: dout holds dL/d(out) after gf_net_backward until the next backward:
+     * the block boundaries (every block's input_grad and output_grad, which
+     * these douts are) and the logits (seeded by gf_net_loss).
+     * 0: dout is scratch shared with other layers: valid from the backward of
+     * the layer reading this one (its dx) through this layer's layer_backward
+     * hook. A post-activation residual block's add (whose dout bn2 and the
+     * shortcut share) keeps v = m ⊙ g until that block's block_backward hook
+     * returns. */
+    int dout_persists;
 } gf_layer;
 
 static inline size_t gf_layer_out_size(const gf_layer *l)
@@ -125,7 +146,10 @@ typedef struct gf_block {
      * blocks leave identity_grad NULL and branch_grad == input_grad.
      * identity_grad and branch_grad are scratch shared by all blocks: they
      * hold this block's split only during its block_backward hook (copy them
-     * there to keep them); input_grad and output_grad persist. */
+     * there to keep them). input_grad and output_grad are the douts of the
+     * layers at the block's boundaries (dout_persists = 1): they hold after
+     * gf_net_backward returns, until the next backward. The douts of the
+     * layers inside the block do not (see gf_layer.dout_persists). */
     float *identity_grad, *branch_grad, *input_grad;
     const float *output_grad; /* dL/dy, the next layer's input gradient */
 } gf_block;
@@ -135,13 +159,18 @@ typedef struct gf_block {
  * nothing extra is computed. user is passed back untouched. */
 typedef struct gf_hooks {
     void *user;
-    /* After a layer's forward; l->out holds B examples. */
+    /* After a layer's forward; l->out holds B examples and l->in (in2) the
+     * inputs it read. Copy l->out here to keep it unless l->out_persists. */
     int (*layer_forward)(void *user, const struct gf_layer *l, int B, int training);
     /* After a layer's backward: l->dout is dL/d(out); dx (may be NULL for the
-     * first layer) is dL/d(in), [B, in_size] (for add, the gradient to both inputs). */
+     * first layer) is dL/d(in), [B, in_size] (for add, the gradient to both
+     * inputs). Both are valid during the call; after it only where the
+     * layer's (for dx: its producer's) dout_persists. */
     int (*layer_backward)(void *user, const struct gf_layer *l, const float *dx, int B);
-    /* After a block's backward, before the next block runs: b's gradient
-     * buffers hold the split of this pass. */
+    /* After a block's backward, before the next block runs: b's
+     * identity_grad, branch_grad, input_grad and output_grad hold the split
+     * of this pass, and a residual block's add layer's dout holds
+     * v = m ⊙ g, the gradient that entered both paths. */
     int (*block_backward)(void *user, const struct gf_block *b, int B);
 } gf_hooks;
 
@@ -158,6 +187,12 @@ typedef struct gf_net gf_net;
 /* Builds a net with buffers for up to max_batch examples; weights are zero
  * until gf_net_init or a load. Returns NULL with err set on failure. */
 gf_net *gf_net_new(const gf_model_spec *spec, int max_batch, gf_err *err);
+/* gf_net_new with flags. GF_NET_KEEP_ALL: every layer gets its own out and
+ * dout and all persist after the pass (2-2.4x the activation memory for the
+ * CIFAR resnets): to check the shared buffers against, or to read a small
+ * net's gradients without hooks. Results are the same bits either way. */
+enum { GF_NET_KEEP_ALL = 1u << 0 };
+gf_net *gf_net_new_flags(const gf_model_spec *spec, int max_batch, unsigned flags, gf_err *err);
 void gf_net_free(gf_net *net); /* NULL is a no-op */
 
 const gf_model_spec *gf_net_spec(const gf_net *net);
@@ -186,6 +221,18 @@ int gf_net_num_tensors(const gf_net *net);
 const gf_tensor_info *gf_net_tensor(const gf_net *net, int i);
 int gf_net_find_tensor(const gf_net *net, const char *name); /* -1 if absent */
 
+/* Bytes a net allocated, by family. */
+typedef struct gf_net_memory {
+    size_t outputs;   /* layer outs: the persisting ones and the shared scratch */
+    size_t gradients; /* layer douts (persisting and shared), the block split, dL/dinput */
+    size_t scratch;   /* the input copy, conv work buffers, the ablation's α·v */
+    size_t params;    /* parameters, their gradients, BN running and batch statistics */
+} gf_net_memory;
+void gf_net_memory_usage(const gf_net *net, gf_net_memory *m);
+/* outputs + gradients + scratch: the activation storage, which grows with
+ * max_batch (all of it but the conv work buffers). */
+size_t gf_net_activation_bytes(const gf_net *net);
+
 /* The flat buffers: trainable parameters and their gradients (same layout),
  * gf_net_num_params floats each. */
 size_t gf_net_num_params(const gf_net *net);
@@ -208,7 +255,9 @@ const float *gf_net_logits(const gf_net *net);
 double gf_net_loss(gf_net *net, const int32_t *labels, int seed_grad, int *correct);
 /* Backward from the head's gradient through every layer and block. Adds
  * parameter gradients unless GF_NO_PARAM_GRAD. Re-entrant: reads only the
- * forward caches. */
+ * forward caches. Afterwards the douts that persist (every block's
+ * input_grad and output_grad, the logits') and gf_net_input_grad hold this
+ * pass's gradients; the others were valid only during the hooks. */
 int gf_net_backward(gf_net *net, unsigned flags);
 void gf_net_zero_grad(gf_net *net);
 /* Gradient at the network input [B, in_c, in_h, in_w] after a backward. */
@@ -230,7 +279,9 @@ float gf_net_branch_scale(const gf_net *net);
  *   branch:   out[B, in]  = J_Fᵀ v  (BN in training mode, batch statistics included;
  *             times α under gf_net_set_branch_scale)
  * Parameter gradients are added only without GF_NO_PARAM_GRAD. Hooks are not
- * called. For plain blocks shortcut fails (returns -1). */
+ * called. For plain blocks shortcut fails (returns -1). The pieces write the
+ * net's shared douts (those with dout_persists = 0) as scratch: v and out
+ * must not overlap them, except that v may be the block's own add dout. */
 int gf_block_mask_backward(gf_net *net, int block, const float *v, float *out, int B);
 int gf_block_shortcut_backward(gf_net *net, int block, const float *v, float *out, int B,
                                unsigned flags);
