@@ -26,7 +26,7 @@ static const char help[] =
     "  -o DIR          output directory (default gradflow-demo)\n"
     "  --data SPEC     fashion-mnist (default), cifar10:DIR, synthetic[:...]\n"
     "  --depths D1,D2  shallow and deep depth, 6n+2 (default 20,56: He et al. 2015 Fig. 1)\n"
-    "  --subset N      training examples (default 30720)\n"
+    "  --subset N      training examples (default 25600: 200 steps of 128)\n"
     "  --epochs E      epochs per run (default 1)\n"
     "  --warmup S      first S steps of every run at lr 0.01 (default: an eighth of the\n"
     "                  steps; He et al. 2015 warm up ResNet-110 the same way)\n"
@@ -41,7 +41,7 @@ typedef struct demo_opts {
 static int parse(int argc, char **argv, demo_opts *o)
 {
     const char *c = "demo";
-    *o = (demo_opts){"gradflow-demo", "fashion-mnist", {20, 56}, 30720, 1, 128,
+    *o = (demo_opts){"gradflow-demo", "fashion-mnist", {20, 56}, 25600, 1, 128,
                      (int)sysconf(_SC_NPROCESSORS_ONLN), 1, -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
