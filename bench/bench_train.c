@@ -77,13 +77,14 @@ typedef struct bench_opts {
     uint64_t seed;
     const char *perf_ctl; /* perf record --control fifo, or NULL */
     int layer_times;      /* time every layer through the net's hooks */
-    const char *record;   /* record every step into this run file, or NULL */
+    const char *record;   /* record into this run file, or NULL */
+    int record_every;     /* record every K-th step (2: alternate, in one process) */
 } bench_opts;
 
 static const char usage[] =
     "usage: bench_train --model MODEL [--input CxHxW] [--batch B] [--warmup W]\n"
     "                   [--steps S] [--threads T] [--seed N] [--perf-ctl FIFO]\n"
-    "                   [--layer-times] [--record RUN.h5]\n"
+    "                   [--layer-times] [--record RUN.h5 [--record-every K]]\n"
     "Trains MODEL (plain-N, resnet-N[-A|-B], ...) on synthetic data and prints one\n"
     "line: BENCH impl=gradflow model=... img_s=... gflop_s=... peak_rss_mb=...\n"
     "Defaults: --input 3x32x32 --batch 128 --warmup 3 --steps 10 --threads nproc --seed 1\n"
@@ -93,7 +94,11 @@ static const char usage[] =
     "milliseconds per timed step, measured between the net's layer hooks.\n"
     "--record RUN.h5 records every step (warm-up included) as `gradflow train --record`\n"
     "does, so the time per step includes the recorder's hooks, its parameter norms\n"
-    "and its writes; compare with a run without it for the recording overhead.\n";
+    "and its writes; compare with a run without it for the recording overhead.\n"
+    "--record-every K records every K-th step only; the line then also gives the\n"
+    "median of the recorded and of the other steps (rec_sec_step, norec_sec_step)\n"
+    "and record_overhead = their ratio - 1: with K = 2 recorded and plain steps\n"
+    "alternate in one process, so drifts of the machine affect both alike.\n";
 
 static double now_s(void)
 {
@@ -140,7 +145,7 @@ static double peak_rss_mb(void)
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
     *o = (bench_opts){NULL, 3, 32, 32, 128, 3, 10, (int)sysconf(_SC_NPROCESSORS_ONLN), 1, NULL, 0,
-                       NULL};
+                       NULL, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int ok = v != NULL;
@@ -165,6 +170,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             ok = sscanf(v, "%d", &o->threads) == 1 && o->threads > 0;
         } else if (ok && strcmp(a, "--record") == 0) {
             o->record = v;
+        } else if (ok && strcmp(a, "--record-every") == 0) {
+            ok = sscanf(v, "%d", &o->record_every) == 1 && o->record_every > 0;
         } else if (ok && strcmp(a, "--perf-ctl") == 0) {
             o->perf_ctl = v;
         } else if (ok && strcmp(a, "--seed") == 0) {
@@ -351,6 +358,7 @@ typedef struct bench_result {
     double cpus_used;      /* this process's CPU seconds per wall second */
     double others_cpus;    /* CPUs other processes kept busy meanwhile, -1 unknown */
     double loss;
+    double rec_med, norec_med; /* --record-every > 1: medians of each kind of step */
 } bench_result;
 
 /* Warm-up, then the timed steps with perf and the layer clock switched on. */
@@ -364,13 +372,25 @@ static int run_steps(gf_net *net, gf_sgd *sgd, const float *x, const int32_t *la
         r->loss = train_step(net, sgd, x, labels, o->batch, NULL, lc, rec);
     lc->on = 1;
     perf_ctl(o->perf_ctl, "enable");
+    double *kind[2] = {malloc((size_t)o->steps * sizeof(double)),
+                       malloc((size_t)o->steps * sizeof(double))}; /* [recorded] */
+    int nk[2] = {0, 0};
+    if (!kind[0] || !kind[1]) {
+        free(dt), free(kind[0]), free(kind[1]);
+        return -1;
+    }
     double busy0 = machine_busy_s(), self0 = self_cpu_s();
     for (int i = 0; i < o->steps; i++) {
+        int recorded = rec->rec && rec->step % o->record_every == 0;
         double t0 = now_s();
         r->loss = train_step(net, sgd, x, labels, o->batch, &r->t, lc, rec);
         dt[i] = now_s() - t0;
+        kind[recorded][nk[recorded]++] = dt[i];
         elapsed += dt[i];
     }
+    r->rec_med = nk[1] ? median(kind[1], nk[1]) : NAN;
+    r->norec_med = nk[0] ? median(kind[0], nk[0]) : NAN;
+    free(kind[0]), free(kind[1]);
     double busy1 = machine_busy_s(), self1 = self_cpu_s();
     perf_ctl(o->perf_ctl, "disable");
     r->cpus_used = (self1 - self0) / elapsed;
@@ -433,6 +453,11 @@ static void print_result(const gf_net *net, const bench_opts *o, const bench_res
            r->loss, r->cpus_used, r->others_cpus, blas_core());
     print_memory(net);
     putchar('\n');
+    if (o->record && o->record_every > 1)
+        printf("BENCH_RECORD model=%s input=%dx%dx%d batch=%d threads=%d every=%d "
+               "rec_sec_step=%.4f norec_sec_step=%.4f record_overhead=%+.4f\n", name, o->in_c,
+               o->in_h, o->in_w, o->batch, o->threads, o->record_every, r->rec_med,
+               r->norec_med, r->rec_med / r->norec_med - 1.0);
 }
 
 /* The net at max batch o->batch, initialised from the seed, and its SGD. */
@@ -465,7 +490,7 @@ static int open_recording(const bench_opts *o, gf_net *net, bench_recording *rec
     gf_train_defaults(&cfg);
     cfg.batch = o->batch, cfg.seed = o->seed, cfg.steps = o->warmup + o->steps;
     gf_record_meta meta = {.data = "synthetic (bench_train)", .config_json = "{}", .cfg = &cfg,
-                           .threads = o->threads, .n_train = o->batch, .every = 1,
+                           .threads = o->threads, .n_train = o->batch, .every = o->record_every,
                            .flush_rows = 16, .flush_seconds = 10.0};
     gf_err err;
     if (!(rec->rec = gf_recorder_open(o->record, net, &meta, &err))) {
