@@ -18,7 +18,7 @@
 
 static const char help[] =
     "usage: gradflow demo [options]\n"
-    "Trains plain-D1, plain-D2, resnet-D1, resnet-D2 on a reduced budget (about 8 minutes\n"
+    "Trains plain-D1, plain-D2, resnet-D1, resnet-D2 on a reduced budget (about 6 minutes\n"
     "on 2 cores with the defaults), records every step, runs the path analysis of the\n"
     "deep pair, draws the figures and writes DIR/index.html and DIR/index.md saying what\n"
     "the measurements show: the degradation problem and the identity term. Rerunning\n"
