@@ -18,14 +18,16 @@
 
 static const char help[] =
     "usage: gradflow demo [options]\n"
-    "Trains plain-D1, plain-D2, resnet-D1, resnet-D2 on a reduced budget (about 6 minutes\n"
-    "on 2 cores with the defaults), records every step, runs the path analysis of the\n"
+    "Trains plain-D1, plain-D2 and their residual twins on a reduced budget (about 6\n"
+    "minutes on 2 cores with the defaults), records every step, runs the path analysis of the\n"
     "deep pair, draws the figures and writes DIR/index.html and DIR/index.md saying what\n"
     "the measurements show: the degradation problem and the identity term. Rerunning\n"
     "resumes or reuses finished runs.\n"
     "  -o DIR          output directory (default gradflow-demo)\n"
     "  --data SPEC     fashion-mnist (default), cifar10:DIR, synthetic[:...]\n"
     "  --depths D1,D2  shallow and deep depth, 6n+2 (default 20,56: He et al. 2015 Fig. 1)\n"
+    "  --residual R    the residual family: preact-resnet (default; He et al. 2016, an\n"
+    "                  identity path from block to block) or resnet (He et al. 2015)\n"
     "  --subset N      training examples (default 25600: 200 steps of 128)\n"
     "  --epochs E      epochs per run (default 1)\n"
     "  --warmup S      first S steps of every run at lr 0.01 (default: an eighth of the\n"
@@ -34,6 +36,7 @@ static const char help[] =
 
 typedef struct demo_opts {
     const char *dir, *data;
+    const char *residual; /* "preact-resnet" or "resnet" */
     int depth[2], subset, epochs, batch, threads;
     long seed, warmup; /* warmup < 0: an eighth of the steps */
 } demo_opts;
@@ -41,7 +44,7 @@ typedef struct demo_opts {
 static int parse(int argc, char **argv, demo_opts *o)
 {
     const char *c = "demo";
-    *o = (demo_opts){"gradflow-demo", "fashion-mnist", {20, 56}, 25600, 1, 128,
+    *o = (demo_opts){"gradflow-demo", "fashion-mnist", "preact-resnet", {20, 56}, 25600, 1, 128,
                      (int)sysconf(_SC_NPROCESSORS_ONLN), 1, -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -50,6 +53,11 @@ static int parse(int argc, char **argv, demo_opts *o)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(help, stdout); return -1;
         } else if (!strcmp(a, "-o")) { VALUE(); o->dir = v;
         } else if (!strcmp(a, "--data")) { VALUE(); o->data = v;
+        } else if (!strcmp(a, "--residual")) {
+            VALUE();
+            if (strcmp(v, "preact-resnet") && strcmp(v, "resnet"))
+                return cli_fail(2, c, "--residual is preact-resnet or resnet; got '%s'", v);
+            o->residual = v;
         } else if (!strcmp(a, "--depths")) {
             VALUE();
             if (sscanf(v, "%d,%d", &o->depth[0], &o->depth[1]) != 2 || o->depth[0] < 8 ||
@@ -67,12 +75,14 @@ static int parse(int argc, char **argv, demo_opts *o)
     return 0;
 }
 
-/* Runs are named "plain-D" and "resnet-D"; index: family * 2 + (deep). */
+/* Family 0 is plain, 1 the residual family; runs are named "<family>-D",
+ * index family * 2 + (deep). */
+static const char *fam(const demo_opts *o, int family) { return family ? o->residual : "plain"; }
+
 static void run_path(char *buf, size_t n, const demo_opts *o, int family, int deep,
                      const char *suffix)
 {
-    snprintf(buf, n, "%s/runs/%s-%d%s", o->dir, family ? "resnet" : "plain", o->depth[deep],
-             suffix);
+    snprintf(buf, n, "%s/runs/%s-%d%s", o->dir, fam(o, family), o->depth[deep], suffix);
 }
 
 /* ---------------------------------------------------------- measuring */
@@ -94,7 +104,7 @@ static int train_runs(const demo_opts *o, sweep_run runs[4])
 {
     for (int f = 0; f < 2; f++)
         for (int d = 0; d < 2; d++)
-            snprintf(runs[f * 2 + d].name, sizeof runs[0].name, "%s-%d", f ? "resnet" : "plain",
+            snprintf(runs[f * 2 + d].name, sizeof runs[0].name, "%s-%d", fam(o, f),
                      o->depth[d]);
     char warmup[24];
     snprintf(warmup, sizeof warmup, "%ld", demo_warmup(o));
@@ -115,12 +125,12 @@ static int run_paths(const demo_opts *o, int family, int init, int ablate, char 
 {
     char weights[4200], batch[16], seed[24], threads[16], model[32];
     run_path(weights, sizeof weights, o, family, 1, ".weights.h5");
-    snprintf(out, n, "%s/paths-%s-%d%s.h5", o->dir, family ? "resnet" : "plain", o->depth[1],
+    snprintf(out, n, "%s/paths-%s-%d%s.h5", o->dir, fam(o, family), o->depth[1],
              init ? "-init" : ablate ? "-ablated" : "");
     snprintf(batch, sizeof batch, "%d", o->batch);
     snprintf(seed, sizeof seed, "%ld", o->seed);
     snprintf(threads, sizeof threads, "%d", o->threads);
-    snprintf(model, sizeof model, "%s-%d", family ? "resnet" : "plain", o->depth[1]);
+    snprintf(model, sizeof model, "%s-%d", fam(o, family), o->depth[1]);
     const char *args[] = {"paths", init ? "--model" : "--weights", init ? model : weights,
                           "--data", o->data, "--batch", batch, "--seed", seed, "--threads",
                           threads, "--branch-scale", ablate ? "0" : "1", "-o", out, NULL};
@@ -264,37 +274,40 @@ static double noise_margin(const facts *x, int f)
  * residual nets "do not" when the deeper one is not worse by the margin. */
 static void degradation_text(const demo_opts *o, const facts *x, char *t, size_t n)
 {
-    char p0[16], p1[16], r0[16], r1[16];
+    char p0[16], p1[16], r0[16], r1[16], P1[40], P2[40], R1[40], R2[40];
     pct(p0, sizeof p0, x->train_err[0][0]), pct(p1, sizeof p1, x->train_err[0][1]);
     pct(r0, sizeof r0, x->train_err[1][0]), pct(r1, sizeof r1, x->train_err[1][1]);
+    snprintf(P1, sizeof P1, "plain-%d", o->depth[0]), snprintf(P2, sizeof P2, "plain-%d", o->depth[1]);
+    snprintf(R1, sizeof R1, "%s-%d", o->residual, o->depth[0]);
+    snprintf(R2, sizeof R2, "%s-%d", o->residual, o->depth[1]);
     double pg = x->train_err[0][1] - x->train_err[0][0], rg = x->train_err[1][1] - x->train_err[1][0];
     double pm = noise_margin(x, 0), rm = noise_margin(x, 1);
-    int D1 = o->depth[0], D2 = o->depth[1], len = 0;
+    int len = 0;
     if (pg > pm && rg <= rm)
         len = snprintf(t, n, "The degradation problem is visible. The deeper plain net trains "
-                       "worse: at the end of training plain-%d gets %s of its training batches "
-                       "wrong, plain-%d %s (%+.1f points), although it has more parameters. The "
-                       "residual nets do not degrade: resnet-%d %s, resnet-%d %s (%+.1f points).",
-                       D2, p1, D1, p0, 100 * pg, D2, r1, D1, r0, 100 * rg);
+                       "worse: at the end of training %s gets %s of its training batches "
+                       "wrong, %s %s (%+.1f points), although it has more parameters. The "
+                       "residual nets do not degrade: %s %s, %s %s (%+.1f points).",
+                       P2, p1, P1, p0, 100 * pg, R2, r1, R1, r0, 100 * rg);
     else if (pg > pm && rg < pg - pm)
         len = snprintf(t, n, "The degradation problem is partly visible. The deeper plain net "
-                       "trains worse: plain-%d %s vs plain-%d %s training error at the end of "
+                       "trains worse: %s %s vs %s %s training error at the end of "
                        "training (%+.1f points). The residual nets degrade less, but at this "
-                       "budget they still lose accuracy with depth: resnet-%d %s vs resnet-%d %s "
+                       "budget they still lose accuracy with depth: %s %s vs %s %s "
                        "(%+.1f points). A longer schedule (--epochs, --subset) is needed to see "
-                       "whether the deeper residual net catches up.", D2, p1, D1, p0, 100 * pg,
-                       D2, r1, D1, r0, 100 * rg);
+                       "whether the deeper residual net catches up.", P2, p1, P1, p0, 100 * pg,
+                       R2, r1, R1, r0, 100 * rg);
     else if (pg > pm)
-        len = snprintf(t, n, "Both families lose accuracy with depth at this budget: plain-%d %s "
-                       "vs plain-%d %s (%+.1f points), resnet-%d %s vs resnet-%d %s (%+.1f "
+        len = snprintf(t, n, "Both families lose accuracy with depth at this budget: %s %s "
+                       "vs %s %s (%+.1f points), %s %s vs %s %s (%+.1f "
                        "points) training error at the end of training. The residual nets have "
                        "not pulled ahead; a longer schedule (--epochs, --subset) is needed to "
-                       "separate the two.", D2, p1, D1, p0, 100 * pg, D2, r1, D1, r0, 100 * rg);
+                       "separate the two.", P2, p1, P1, p0, 100 * pg, R2, r1, R1, r0, 100 * rg);
     else
-        len = snprintf(t, n, "The degradation problem is not visible at this budget: plain-%d's "
-                       "training error at the end of training (%s) is not above plain-%d's (%s) "
+        len = snprintf(t, n, "The degradation problem is not visible at this budget: %s's "
+                       "training error at the end of training (%s) is not above %s's (%s) "
                        "by more than the noise. This run does not show it; train longer "
-                       "(--epochs, --subset) to look for it.", D2, p1, D1, p0);
+                       "(--epochs, --subset) to look for it.", P2, p1, P1, p0);
     if (len > 0 && (size_t)len < n)
         snprintf(t + len, n - (size_t)len, " (Training error here is the mean over the last "
                  "tenth of the steps; differences within %.1f points for the plain pair and %.1f "
@@ -304,17 +317,19 @@ static void degradation_text(const demo_opts *o, const facts *x, char *t, size_t
 
 static void identity_text(const demo_opts *o, const facts *x, char *t, size_t n)
 {
-    int D2 = o->depth[1];
-    snprintf(t, n, "After training, a batch's gradient reaches the first block of resnet-%d at "
-             "%.3g times its size at the last block, and of plain-%d at %.3g times. With every "
-             "residual branch scaled to zero (the ablation) the gradient still reaches resnet-%d's "
-             "first block (%.3g times), through the shortcuts alone, while plain-%d's vanishes "
-             "(%.3g). On average %.0f%% of the gradient norm entering resnet-%d's blocks came "
+    char R[40], P[40];
+    snprintf(R, sizeof R, "%s-%d", o->residual, o->depth[1]);
+    snprintf(P, sizeof P, "plain-%d", o->depth[1]);
+    snprintf(t, n, "After training, a batch's gradient reaches the first block of %s at "
+             "%.3g times its size at the last block, and of %s at %.3g times. With every "
+             "residual branch scaled to zero (the ablation) the gradient still reaches %s's "
+             "first block (%.3g times), through the shortcuts alone, while %s's vanishes "
+             "(%.3g). On average %.0f%% of the gradient norm entering %s's blocks came "
              "through the identity shortcut. Split by path length (L = %d blocks), the largest "
              "share of the gradient at the first block, %.0f%%, comes from paths through %d "
              "branches; paths through no branch carry %.1f%%.",
-             D2, x->grad_ratio[1], D2, x->grad_ratio[0], D2, x->ablated_ratio[1], D2,
-             x->ablated_ratio[0], 100 * x->id_share, D2, x->L, 100 * x->peak_share, x->peak_k,
+             R, x->grad_ratio[1], P, x->grad_ratio[0], R, x->ablated_ratio[1], P,
+             x->ablated_ratio[0], 100 * x->id_share, R, x->L, 100 * x->peak_share, x->peak_k,
              100 * x->k0_share);
 }
 
@@ -326,7 +341,7 @@ static rf_table *error_table(const demo_opts *o, const facts *x)
     for (int f = 0; f < 2; f++)
         for (int d = 0; d < 2; d++) {
             char m[32];
-            snprintf(m, sizeof m, "%s-%d", f ? "resnet" : "plain", o->depth[d]);
+            snprintf(m, sizeof m, "%s-%d", fam(o, f), o->depth[d]);
             rf_table_str(t, m), rf_table_int(t, o->depth[d]);
             rf_table_pct(t, x->train_err[f][d]), rf_table_pct(t, x->test_err[f][d]);
         }
@@ -340,7 +355,7 @@ static rf_table *gradient_table(const demo_opts *o, const facts *x)
     rf_table *t = rf_table_new(3, h);
     for (int f = 0; f < 2; f++) {
         char m[32];
-        snprintf(m, sizeof m, "%s-%d", f ? "resnet" : "plain", o->depth[1]);
+        snprintf(m, sizeof m, "%s-%d", fam(o, f), o->depth[1]);
         rf_table_str(t, m), rf_table_num(t, x->grad_ratio[f]), rf_table_num(t, x->ablated_ratio[f]);
     }
     return t;
@@ -354,8 +369,8 @@ static void draw_figures(const demo_opts *o, char **html_train, char *md_train,
     const char *all[4], *deep[2] = {runs[1], runs[3]}, *paths[2] = {pi, pt};
     for (int i = 0; i < 4; i++)
         run_path(runs[i], sizeof runs[i], o, i / 2, i % 2, ".h5"), all[i] = runs[i];
-    snprintf(pi, sizeof pi, "%s/paths-resnet-%d-init.h5", o->dir, o->depth[1]);
-    snprintf(pt, sizeof pt, "%s/paths-resnet-%d.h5", o->dir, o->depth[1]);
+    snprintf(pi, sizeof pi, "%s/paths-%s-%d-init.h5", o->dir, o->residual, o->depth[1]);
+    snprintf(pt, sizeof pt, "%s/paths-%s-%d.h5", o->dir, o->residual, o->depth[1]);
     figure(o, "curves", "curves", all, 4, "Training error (solid) and test error (dashed) "
            "against iterations, plain nets left, residual nets right (He et al. 2015, Fig. 6).",
            html_train, md_train, size);
@@ -384,7 +399,7 @@ static void prepend_paragraph(char **html, const char *text)
 
 static int write_report(const demo_opts *o, const facts *x, double minutes, gf_err *err)
 {
-    char deg[2048], ident[1024], figdir[4200], how[1024];
+    char deg[2048], ident[1536], figdir[4200], how[1536];
     char md_train[1024] = "", md_id[1024] = "";
     char *html_train = NULL, *html_id = NULL;
     degradation_text(o, x, deg, sizeof deg);
@@ -395,14 +410,18 @@ static int write_report(const demo_opts *o, const facts *x, double minutes, gf_e
     draw_figures(o, &html_train, md_train, &html_id, md_id, sizeof md_train);
     prepend_paragraph(&html_train, deg);
     prepend_paragraph(&html_id, ident);
-    snprintf(how, sizeof how, "plain-%d, plain-%d, resnet-%d and resnet-%d (option A), He et "
-             "al.'s recipe (SGD momentum 0.9, weight decay 1e-4, lr 0.1 after %ld warm-up steps at "
-             "0.01, lr/10 at 50%% and 75%%, crop + flip), batch %d, %d epoch(s) on the first %d "
-             "training examples of %s, seed %ld, %d thread(s); %.1f minutes in all. Every number above was measured in this "
-             "run and read back from the files in %s (runs/*.h5, paths-*.h5). Regenerate with: "
-             "gradflow demo -o %s.", o->depth[0], o->depth[1], o->depth[0], o->depth[1],
-             demo_warmup(o), o->batch, o->epochs, o->subset, o->data, o->seed, o->threads, minutes, o->dir,
-             o->dir);
+    snprintf(how, sizeof how, "plain-%d, plain-%d, %s-%d and %s-%d (%s, option-A "
+             "shortcuts), He et al.'s recipe (SGD momentum 0.9, weight decay 1e-4, lr 0.1 after "
+             "%ld warm-up steps at 0.01, lr/10 at 50%% and 75%%, crop + flip), batch %d, %d "
+             "epoch(s) on the first %d training examples of %s, seed %ld, %d thread(s); %.1f "
+             "minutes in all. Every number above was measured in this run and read back from "
+             "the files in %s (runs/*.h5, paths-*.h5). Regenerate with: gradflow demo -o %s "
+             "--residual %s.", o->depth[0], o->depth[1], o->residual, o->depth[0], o->residual,
+             o->depth[1],
+             strcmp(o->residual, "resnet") ? "pre-activation blocks, He et al. 2016"
+                                           : "post-activation blocks, He et al. 2015",
+             demo_warmup(o), o->batch, o->epochs, o->subset, o->data, o->seed, o->threads,
+             minutes, o->dir, o->dir, o->residual);
     rf_section sec[4] = {0};
     snprintf(sec[0].title, sizeof sec[0].title, "What this run shows");
     snprintf(sec[0].text, sizeof sec[0].text, "%s\n\n%s", deg, ident);
@@ -440,8 +459,9 @@ int cmd_demo(int argc, char **argv)
         return rc < 0 ? 0 : rc;
     double t0 = now_minutes();
     sweep_run runs[4] = {0};
-    printf("gradflow demo: plain and residual nets at depths %d and %d on %s (%d examples, %d "
-           "epochs) into %s/\n", o.depth[0], o.depth[1], o.data, o.subset, o.epochs, o.dir);
+    printf("gradflow demo: plain and %s nets at depths %d and %d on %s (%d examples, %d "
+           "epochs) into %s/\n", o.residual, o.depth[0], o.depth[1], o.data, o.subset, o.epochs,
+           o.dir);
     fflush(stdout);
     if ((rc = train_runs(&o, runs)) != 0)
         return rc;
@@ -458,13 +478,13 @@ int cmd_demo(int argc, char **argv)
     gf_err err;
     char trained[2][4300];
     for (int f = 0; f < 2; f++)
-        snprintf(trained[f], sizeof trained[f], "%s/paths-%s-%d.h5", o.dir, f ? "resnet" : "plain",
+        snprintf(trained[f], sizeof trained[f], "%s/paths-%s-%d.h5", o.dir, fam(&o, f),
                  o.depth[1]);
     if (read_runs(&o, &x, &err) || read_paths(trained[1], &x, 1, 0, &err) ||
         read_paths(trained[0], &x, 0, 0, &err) || read_paths(out[2], &x, 1, 1, &err) ||
         read_paths(out[3], &x, 0, 1, &err) || write_report(&o, &x, now_minutes() - t0, &err))
         return cli_fail(1, "demo", "%s", err.msg);
-    char deg[2048], ident[1024];
+    char deg[2048], ident[1536];
     degradation_text(&o, &x, deg, sizeof deg);
     identity_text(&o, &x, ident, sizeof ident);
     printf("\nreport: %s/index.html (and index.md, figures/)\n\n%s\n\n%s\n", o.dir, deg, ident);

@@ -120,6 +120,9 @@ static void test_sweep_bad_options(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "6n+2"));
     snprintf(cmd, sizeof cmd, "%s sweep --families plain 2>&1", GF_EXE);
     CU_ASSERT_EQUAL(run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "%s demo --residual densenet 2>&1", GF_EXE);
+    CU_ASSERT_EQUAL(run(cmd, out, sizeof out), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--residual is preact-resnet or resnet"));
 }
 
 /* Two MPI ranks share the four runs; rank 0 writes the summary. */
@@ -155,9 +158,10 @@ static void test_demo_writes_report_from_measurements(void)
     CU_ASSERT_EQUAL_FATAL(run(cmd, out, sizeof out), 0);
     CU_ASSERT(exists(dir, "index.html"));
     CU_ASSERT(exists(dir, "index.md"));
-    CU_ASSERT(exists(dir, "paths-resnet-14.h5"));
+    CU_ASSERT(exists(dir, "paths-preact-resnet-14.h5")); /* the default residual family */
     CU_ASSERT(exists(dir, "paths-plain-14-ablated.h5"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "report: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "preact-resnet-14's blocks"));
     /* the ablation sentence: plain's gradient vanishes exactly */
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "plain-14's vanishes (0)"));
     /* the report quotes plain-14's training error at the end of training as
