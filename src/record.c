@@ -438,6 +438,10 @@ static int copy_rows(gf_recorder *r, hid_t old, long step, gf_err *err)
             rc = flush_rows(r, err);
     }
     rc = rc ? rc : flush_rows(r, err);
+    /* time continues from the last kept row (the time the run was stopped
+     * does not count), so the column stays a running clock of the run */
+    if (!rc && keep > 0)
+        r->t0 = wall_seconds() - v[S_TIME][keep - 1];
     free(steps);
     for (int s = 0; s < N_SERIES; s++)
         free(v[s]);

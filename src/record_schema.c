@@ -13,7 +13,8 @@
 const series_def step_series[N_SERIES] = {
     {"step", AX_SCALAR, 1, "steps", "optimiser steps completed when the row was recorded "
      "(1-based); the row axis shared by every per-step series"},
-    {"time", AX_SCALAR, 0, "s", "wall-clock seconds since the run file was created"},
+    {"time", AX_SCALAR, 0, "s", "wall-clock seconds since the run file was created; a "
+     "resumed run continues from its last kept row (time stopped does not count)"},
     {"train/loss", AX_SCALAR, 0, "nats", "mean softmax cross-entropy of the step's mini-batch, "
      "before the update"},
     {"train/error", AX_SCALAR, 0, "fraction", "fraction of the step's mini-batch misclassified, "

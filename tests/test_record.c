@@ -1344,6 +1344,12 @@ static void compare_resumed(const char *ra, const char *rb, const char *wa, cons
     CU_ASSERT_EQUAL(common_rows(a), 24);
     CU_ASSERT_EQUAL(common_rows(b), 24);
     CU_ASSERT(steps_consecutive(b, 24));
+    /* the resumed run's clock continues from the kept rows: never backwards */
+    size_t n = 0, w = 0;
+    double *t = read_series(b, "time", &n, &w);
+    for (size_t i = 1; t && i < n; i++)
+        CU_ASSERT(t[i] >= t[i - 1]);
+    free(t);
     CU_ASSERT(same_bits(a, b, "train/loss"));
     CU_ASSERT(same_bits(a, b, "layers/grad_norm"));
     CU_ASSERT(same_bits(a, b, "blocks/branch_gain"));
