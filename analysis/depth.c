@@ -71,7 +71,9 @@ static int add_run(depth_set *s, const char *path, gf_err *err)
     snprintf(d->model, sizeof d->model, "%s", r.model);
     snprintf(d->family, sizeof d->family, "%s", r.family);
     d->depth = r.depth, d->params = r.num_params, d->finished = r.clean_close;
-    d->epochs = r.epoch_rows;
+    /* Epochs reached: the last evaluation's epoch number, not the number of
+     * evaluations (a clean stop mid-epoch, then a resume, evaluates twice). */
+    d->epochs = r.epoch_rows ? (int)r.epoch[RF_EPOCH][r.epoch_rows - 1] : 0;
     /* Steps done: the last recorded step, or the last evaluation's step when
      * --record-every left the final steps unrecorded. */
     d->steps = r.rows ? (long)r.step[r.rows - 1] : 0;

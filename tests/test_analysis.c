@@ -370,7 +370,8 @@ static void test_depth_table_matches_epochs(void)
     CU_ASSERT_STRING_EQUAL(csv_str(&c, 2, "family"), "resnet");
     const char *run[2] = {plain, resnet};
     for (int k = 0; k < 2; k++) {
-        double last, best, t_last, t_best, step, time, unused;
+        double last, best, t_last, t_best, step, time, epoch, unused;
+        last_min(run[k], "epochs/epoch", &epoch, &unused);
         last_min(run[k], "epochs/train_error", &last, &best);
         last_min(run[k], "epochs/test_error", &t_last, &t_best);
         last_min(run[k], "step", &step, &unused);
@@ -380,6 +381,7 @@ static void test_depth_table_matches_epochs(void)
         CU_ASSERT(rel_eq(csv_num(&c, k + 1, "final_test_error"), t_last));
         CU_ASSERT(rel_eq(csv_num(&c, k + 1, "best_test_error"), t_best));
         CU_ASSERT_EQUAL(csv_num(&c, k + 1, "steps"), step);
+        CU_ASSERT_EQUAL(csv_num(&c, k + 1, "epochs"), epoch); /* the last epoch reached */
         CU_ASSERT(rel_eq(csv_num(&c, k + 1, "wall_s"), time));
         CU_ASSERT_EQUAL(csv_num(&c, k + 1, "depth"), 8);
     }
