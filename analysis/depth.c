@@ -16,13 +16,14 @@ static const char help[] =
     "usage: gradflow depth RUN.h5...|DIR... [-o PREFIX]\n"
     "Depth-versus-error table over run files (gradflow train --record): family, depth,\n"
     "parameters, steps done, final and best training error (epochs/train_error: the mean\n"
-    "over each epoch's mini-batches) and test error (epochs/test_error), wall time, and\n"
-    "whether the run finished. Sorted by family, then depth. A directory stands for every\n"
+    "over each epoch's mini-batches), the training error at the end of training (the mean\n"
+    "of train/error over the last tenth of the recorded steps), final and best test error\n"
+    "(epochs/test_error), wall time, and whether the run finished. Sorted by family, then depth. A directory stands for every\n"
     "*.h5 file in it; files there that are not readable run files are skipped with a note.\n"
     "A named file that is not a readable run file is an error. Live and killed runs count\n"
     "with the rows and epochs flushed so far. Below the table, one line per family says\n"
-    "whether the final training error of its finished runs (mean over runs of the same\n"
-    "depth) rises with depth: the degradation problem.\n"
+    "whether the training error at the end of its finished runs (mean over runs of the\n"
+    "same depth) rises with depth: the degradation problem.\n"
     "  -o, --out PREFIX  also write PREFIX.md and PREFIX.csv (each whole: temporary name,\n"
     "                    then rename)\n"
     "  -h, --help        this text\n"
@@ -33,7 +34,7 @@ typedef struct depth_row {
     char path[1024], model[64], family[32];
     long depth, params, steps;
     int finished, epochs;
-    double final_train, best_train, final_test, best_test, wall;
+    double final_train, best_train, end_train, final_test, best_test, wall;
 } depth_row;
 
 typedef struct depth_set {
@@ -81,6 +82,13 @@ static int add_run(depth_set *s, const char *path, gf_err *err)
         d->steps = (long)r.epoch[RF_EP_STEP][r.epoch_rows - 1];
     d->wall = r.rows ? r.time[r.rows - 1] : NAN;
     last_and_best(r.epoch[RF_TRAIN_ERR], r.epoch_rows, &d->final_train, &d->best_train);
+    /* The end of training: an epoch's mean is dominated by its first steps
+     * when a run is one or two epochs long. */
+    int tail = r.rows / 10 > 0 ? r.rows / 10 : 1;
+    double sum = 0;
+    for (int i = r.rows - tail; i >= 0 && i < r.rows; i++)
+        sum += r.error[i];
+    d->end_train = r.rows > 0 ? sum / tail : NAN;
     last_and_best(r.epoch[RF_TEST_ERR], r.epoch_rows, &d->final_test, &d->best_test);
     rf_close(&r);
     return 0;
@@ -141,14 +149,15 @@ static int cmp_row(const void *a, const void *b)
 static rf_table *depth_table(const depth_set *s)
 {
     static const char *h[] = {"family", "depth", "model", "params", "steps", "epochs",
-                              "final_train_error", "best_train_error", "final_test_error",
-                              "best_test_error", "wall_s", "status", "file"};
-    rf_table *t = rf_table_new(13, h);
+                              "final_train_error", "best_train_error", "end_train_error",
+                              "final_test_error", "best_test_error", "wall_s", "status", "file"};
+    rf_table *t = rf_table_new(14, h);
     for (int i = 0; i < s->n; i++) {
         const depth_row *d = &s->row[i];
         rf_table_str(t, d->family), rf_table_int(t, d->depth), rf_table_str(t, d->model);
         rf_table_int(t, d->params), rf_table_int(t, d->steps), rf_table_int(t, d->epochs);
         rf_table_pct(t, d->final_train), rf_table_pct(t, d->best_train);
+        rf_table_pct(t, d->end_train);
         rf_table_pct(t, d->final_test), rf_table_pct(t, d->best_test);
         rf_table_num(t, d->wall);
         rf_table_str(t, d->finished ? "finished" : "unfinished");
@@ -157,9 +166,9 @@ static rf_table *depth_table(const depth_set *s)
     return t;
 }
 
-/* One line per family with finished runs at two or more depths: the final
- * training error by depth (mean over runs of the same depth), and whether
- * it rises with depth, as it does for plain nets (He et al. 2015). */
+/* One line per family with finished runs at two or more depths: the training
+ * error at the end of training by depth (mean over runs of the same depth),
+ * and whether it rises with depth, as it does for plain nets (He et al. 2015). */
 static void degradation_lines(const depth_set *s, char *buf, size_t size)
 {
     size_t len = 0;
@@ -170,18 +179,18 @@ static void degradation_lines(const depth_set *s, char *buf, size_t size)
         int nd = 0, cnt = 0, rises = 1;
         for (j = i; j < s->n && strcmp(s->row[j].family, s->row[i].family) == 0; j++) {
             const depth_row *d = &s->row[j];
-            if (!d->finished || !isfinite(d->final_train))
+            if (!d->finished || !isfinite(d->end_train))
                 continue;
             if (nd == 0 || depth[nd - 1] != d->depth) {
                 if (nd == 64)
                     continue;
                 depth[nd] = d->depth, err[nd++] = 0, cnt = 0;
             }
-            err[nd - 1] = (err[nd - 1] * cnt + d->final_train) / (cnt + 1), cnt++;
+            err[nd - 1] = (err[nd - 1] * cnt + d->end_train) / (cnt + 1), cnt++;
         }
         if (nd < 2)
             continue;
-        len += (size_t)snprintf(buf + len, size - len, "%s%s: final training error",
+        len += (size_t)snprintf(buf + len, size - len, "%s%s: training error at the end",
                                 len ? "\n" : "", s->row[i].family);
         for (int k = 0; k < nd && len < size; k++) {
             rises &= k == 0 || err[k] >= err[k - 1];

@@ -378,6 +378,15 @@ static void test_depth_table_matches_epochs(void)
         last_min(run[k], "time", &time, &unused);
         CU_ASSERT(rel_eq(csv_num(&c, k + 1, "final_train_error"), last));
         CU_ASSERT(rel_eq(csv_num(&c, k + 1, "best_train_error"), best));
+        /* the end of training: train/error averaged over the last tenth of the rows */
+        size_t n = 0, dims[8];
+        float *e = h5_read(run[k], "train/error", &n, dims);
+        size_t tail = n / 10 > 0 ? n / 10 : 1;
+        double end = 0;
+        for (size_t i = n - tail; e && i < n; i++)
+            end += e[i];
+        CU_ASSERT(e && n > 0 && rel_eq(csv_num(&c, k + 1, "end_train_error"), end / tail));
+        free(e);
         CU_ASSERT(rel_eq(csv_num(&c, k + 1, "final_test_error"), t_last));
         CU_ASSERT(rel_eq(csv_num(&c, k + 1, "best_test_error"), t_best));
         CU_ASSERT_EQUAL(csv_num(&c, k + 1, "steps"), step);
