@@ -1,4 +1,4 @@
-# depth.gp — the degradation curve: final training error (solid, filled
+# depth.gp — the degradation curve: training error at the end (solid, filled
 # points) and test error (dashed, open points) against depth, one colour per
 # family. Data: index IDX[f] holds (depth, train %, test %, runs) of family f.
 # Variables: TITLE, NOTE, NF, FAMILY[f], IDX[f], XMIN, XMAX; xtics at the depths.

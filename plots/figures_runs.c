@@ -187,7 +187,16 @@ static int depth_points(const rf_run *runs, int n, depth_point *pt)
         int e = r->epoch_rows - 1, k = 0;
         if (e < 0)
             continue; /* live or killed before its first evaluation */
+        /* training error at the end: train/error over the last tenth of the
+         * recorded steps (an epoch's mean is dominated by its first steps) */
         double train = r->epoch[RF_TRAIN_ERR][e], test = r->epoch[RF_TEST_ERR][e];
+        if (r->rows > 0) {
+            int tail = r->rows / 10 > 0 ? r->rows / 10 : 1;
+            train = 0;
+            for (int i = r->rows - tail; i < r->rows; i++)
+                train += r->error[i];
+            train /= tail;
+        }
         while (k < m && !(strcmp(pt[k].family, r->family) == 0 && pt[k].depth == r->depth))
             k++;
         if (k == m)
@@ -211,8 +220,8 @@ static void depth_blocks(plot_ctx *c, const depth_point *pt, int m)
     int f = 0;
     for (int k = 0; k < m; k++) {
         if (k == 0 || strcmp(pt[k].family, pt[k - 1].family) != 0) {
-            int idx = pc_block(c, "family %s: depth, final training error %%, final test "
-                               "error %%, runs averaged", pt[k].family);
+            int idx = pc_block(c, "family %s: depth, training error at the end %%, final "
+                               "test error %%, runs averaged", pt[k].family);
             f++;
             pc_astr(c, "FAMILY", f, pt[k].family);
             pc_anum(c, "IDX", f, idx);
@@ -236,8 +245,8 @@ static void depth_text(plot_ctx *c, const rf_run *runs, int n, int averaged, int
                        double lo, double hi)
 {
     char note[256], models[512], steps[64];
-    snprintf(note, sizeof note, "final = last evaluation of each run (training error: mean over "
-             "its last epoch)%s", averaged ? "; runs of one depth averaged" : "");
+    snprintf(note, sizeof note, "training error: mean over the last tenth of each run's steps; "
+             "test error: its last evaluation%s", averaged ? "; runs of one depth averaged" : "");
     if (left_out)
         snprintf(note + strlen(note), sizeof note - strlen(note),
                  "; %d run%s without an evaluation left out", left_out, left_out > 1 ? "s" : "");
