@@ -154,23 +154,6 @@ typedef struct facts {
 
 static double last(const float *v, int n) { return n > 0 ? v[n - 1] : NAN; }
 
-/* Mean of the per-step training error over the last tenth of the rows (at
- * least one): what the net gets wrong at the end of its training, measured
- * on the batches it trained on (augmented, training mode), as in He et al.
- * 2015 Fig. 6's thin curves. */
-static double tail_error(const rf_run *r, int batch, long *images)
-{
-    int k = r->rows / 10 > 0 ? r->rows / 10 : 1;
-    double s = 0;
-    *images = 0;
-    if (r->rows < 1)
-        return NAN;
-    for (int i = r->rows - k; i < r->rows; i++)
-        s += r->error[i];
-    *images = (long)k * batch;
-    return s / k;
-}
-
 static int read_runs(const demo_opts *o, facts *x, gf_err *err)
 {
     for (int f = 0; f < 2; f++)
@@ -180,7 +163,9 @@ static int read_runs(const demo_opts *o, facts *x, gf_err *err)
             run_path(path, sizeof path, o, f, d, ".h5");
             if (rf_open(&r, path, err))
                 return -1;
-            x->train_err[f][d] = tail_error(&r, o->batch, &x->tail_images[f][d]);
+            int rows;
+            x->train_err[f][d] = rf_end_error(&r, &rows);
+            x->tail_images[f][d] = (long)rows * o->batch;
             x->test_err[f][d] = last(r.epoch[RF_TEST_ERR], r.epoch_rows);
             rf_close(&r);
         }

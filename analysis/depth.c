@@ -82,13 +82,7 @@ static int add_run(depth_set *s, const char *path, gf_err *err)
         d->steps = (long)r.epoch[RF_EP_STEP][r.epoch_rows - 1];
     d->wall = r.rows ? r.time[r.rows - 1] : NAN;
     last_and_best(r.epoch[RF_TRAIN_ERR], r.epoch_rows, &d->final_train, &d->best_train);
-    /* The end of training: an epoch's mean is dominated by its first steps
-     * when a run is one or two epochs long. */
-    int tail = r.rows / 10 > 0 ? r.rows / 10 : 1;
-    double sum = 0;
-    for (int i = r.rows - tail; i >= 0 && i < r.rows; i++)
-        sum += r.error[i];
-    d->end_train = r.rows > 0 ? sum / tail : NAN;
+    d->end_train = rf_end_error(&r, NULL);
     last_and_best(r.epoch[RF_TEST_ERR], r.epoch_rows, &d->final_test, &d->best_test);
     rf_close(&r);
     return 0;

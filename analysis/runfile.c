@@ -240,6 +240,19 @@ float *rf_series(const rf_run *r, const char *dset, int width, gf_err *err)
     return v; /* row-major: the first rows × width values are the usable rows */
 }
 
+double rf_end_error(const rf_run *r, int *rows_used)
+{
+    int k = r->rows / 10 > 0 ? r->rows / 10 : 1;
+    if (rows_used)
+        *rows_used = r->rows > 0 ? k : 0;
+    if (r->rows < 1)
+        return NAN;
+    double s = 0;
+    for (int i = r->rows - k; i < r->rows; i++)
+        s += r->error[i];
+    return s / k;
+}
+
 int rf_nearest_row(const rf_run *r, double step)
 {
     int best = -1;

@@ -53,6 +53,13 @@ void rf_close(rf_run *r);
  * the model table's width; NULL with err set on failure. */
 float *rf_series(const rf_run *r, const char *dset, int width, gf_err *err);
 
+/* The training error at the end of training: the mean of train/error over
+ * the last tenth of the rows (at least one), as the mini-batches it trained
+ * on measured it. An epoch's mean would be dominated by a short run's first
+ * steps. *rows_used (if non-NULL) gets how many rows were averaged; NaN and
+ * 0 without rows. demo, depth and `plot depth` all judge on it. */
+double rf_end_error(const rf_run *r, int *rows_used);
+
 /* Row of the recorded step nearest to step (ties: the earlier); -1 if no rows. */
 int rf_nearest_row(const rf_run *r, double step);
 /* The numerator layer of the first/last-layer gradient ratio: the first

@@ -187,16 +187,9 @@ static int depth_points(const rf_run *runs, int n, depth_point *pt)
         int e = r->epoch_rows - 1, k = 0;
         if (e < 0)
             continue; /* live or killed before its first evaluation */
-        /* training error at the end: train/error over the last tenth of the
-         * recorded steps (an epoch's mean is dominated by its first steps) */
-        double train = r->epoch[RF_TRAIN_ERR][e], test = r->epoch[RF_TEST_ERR][e];
-        if (r->rows > 0) {
-            int tail = r->rows / 10 > 0 ? r->rows / 10 : 1;
-            train = 0;
-            for (int i = r->rows - tail; i < r->rows; i++)
-                train += r->error[i];
-            train /= tail;
-        }
+        /* training error at the end (rf_end_error), test error at the last evaluation */
+        double train = r->rows > 0 ? rf_end_error(r, NULL) : r->epoch[RF_TRAIN_ERR][e];
+        double test = r->epoch[RF_TEST_ERR][e];
         while (k < m && !(strcmp(pt[k].family, r->family) == 0 && pt[k].depth == r->depth))
             k++;
         if (k == m)
