@@ -24,6 +24,16 @@ int suite_plan_register(void);
 /* 1 when gnuplot is absent: the plots tests did not run (meson: skipped). */
 int suite_plots_skipped(void);
 
+/* A suite as a table: test_register(name, tests, n) adds suite name with
+ * every {name, function} of tests; TEST_ENTRY(f) names a test after its
+ * function. Returns 0, or -1 if CUnit refused. */
+typedef struct test_entry {
+    const char *name;
+    CU_TestFunc fn;
+} test_entry;
+#define TEST_ENTRY(f) {#f, f}
+int test_register(const char *suite, const test_entry *tests, size_t n);
+
 /* Path to a fresh empty temporary directory (static storage, made once per
  * process and removed by the runner at exit). */
 const char *test_tmpdir(void);

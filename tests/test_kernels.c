@@ -1230,47 +1230,36 @@ static void test_results_bitwise_same_for_any_thread_count(void)
 
 int suite_kernels_register(void)
 {
-    CU_pSuite s = CU_add_suite("kernels", NULL, NULL);
-    if (!s)
-        return -1;
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
-#define T(f) {#f, f}
-        T(test_conv2d_3x3_s1_p1_grad_matches_fd),
-        T(test_conv2d_3x3_s2_p1_grad_matches_fd),
-        T(test_conv2d_1x1_s1_grad_matches_fd),
-        T(test_conv2d_1x1_s2_p0_grad_matches_fd),
-        T(test_bn_train_grad_matches_fd),
-        T(test_bn_running_var_unbiased),
-        T(test_bn_relu_fused_forward_matches_bn_then_relu),
-        T(test_bn_eval_uses_running_stats),
-        T(test_relu_grad_matches_fd),
-        T(test_shortcut_a_odd_size_grad_matches_fd),
-        T(test_shortcut_a_even_size_grad_matches_fd),
-        T(test_avgpool_grad_matches_fd),
-        T(test_linear_grad_matches_fd),
-        T(test_softmax_xent_grad_matches_fd),
-        T(test_softmax_xent_stable_large_logits),
-        T(test_elementwise_helpers),
-        T(test_backward_twice_same_dx_and_param_grads_accumulate),
-        T(test_backward_null_param_grads_change_nothing),
-        T(test_fd_checker_catches_planted_bugs),
-        T(test_net_fd_resnet8_a),
-        T(test_net_fd_resnet8_b),
-        T(test_net_fd_preact_resnet8),
-        T(test_net_fd_preact_resnet8_b),
-        T(test_net_fd_plain8),
-        T(test_net_fd_mlp_res4),
-        T(test_net_fd_mlp_plain4),
-        T(test_net_fd_catches_bn_without_batch_stat_terms),
-        T(test_block_split_sums_to_input_grad),
-        T(test_results_bitwise_same_for_any_thread_count),
-#undef T
+    static const test_entry tests[] = {
+        TEST_ENTRY(test_conv2d_3x3_s1_p1_grad_matches_fd),
+        TEST_ENTRY(test_conv2d_3x3_s2_p1_grad_matches_fd),
+        TEST_ENTRY(test_conv2d_1x1_s1_grad_matches_fd),
+        TEST_ENTRY(test_conv2d_1x1_s2_p0_grad_matches_fd),
+        TEST_ENTRY(test_bn_train_grad_matches_fd),
+        TEST_ENTRY(test_bn_running_var_unbiased),
+        TEST_ENTRY(test_bn_relu_fused_forward_matches_bn_then_relu),
+        TEST_ENTRY(test_bn_eval_uses_running_stats),
+        TEST_ENTRY(test_relu_grad_matches_fd),
+        TEST_ENTRY(test_shortcut_a_odd_size_grad_matches_fd),
+        TEST_ENTRY(test_shortcut_a_even_size_grad_matches_fd),
+        TEST_ENTRY(test_avgpool_grad_matches_fd),
+        TEST_ENTRY(test_linear_grad_matches_fd),
+        TEST_ENTRY(test_softmax_xent_grad_matches_fd),
+        TEST_ENTRY(test_softmax_xent_stable_large_logits),
+        TEST_ENTRY(test_elementwise_helpers),
+        TEST_ENTRY(test_backward_twice_same_dx_and_param_grads_accumulate),
+        TEST_ENTRY(test_backward_null_param_grads_change_nothing),
+        TEST_ENTRY(test_fd_checker_catches_planted_bugs),
+        TEST_ENTRY(test_net_fd_resnet8_a),
+        TEST_ENTRY(test_net_fd_resnet8_b),
+        TEST_ENTRY(test_net_fd_preact_resnet8),
+        TEST_ENTRY(test_net_fd_preact_resnet8_b),
+        TEST_ENTRY(test_net_fd_plain8),
+        TEST_ENTRY(test_net_fd_mlp_res4),
+        TEST_ENTRY(test_net_fd_mlp_plain4),
+        TEST_ENTRY(test_net_fd_catches_bn_without_batch_stat_terms),
+        TEST_ENTRY(test_block_split_sums_to_input_grad),
+        TEST_ENTRY(test_results_bitwise_same_for_any_thread_count),
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            return -1;
-    return 0;
+    return test_register("kernels", tests, sizeof tests / sizeof tests[0]);
 }

@@ -687,33 +687,22 @@ static void test_net_new_and_forward_refuse_bad_sizes(void)
 
 int suite_models_register(void)
 {
-    CU_pSuite s = CU_add_suite("models", NULL, NULL);
-    if (!s)
-        return -1;
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
-#define T(f) {#f, f}
-        T(test_param_counts_option_a_match_he2015_table6),
-        T(test_plain_count_equals_resnet_option_a),
-        T(test_option_b_adds_projection_convs_and_bn),
-        T(test_mlp_param_counts),
-        T(test_valid_model_names_parse),
-        T(test_bad_model_names_refused_with_valid_list),
-        T(test_model_depth_must_be_digits),
-        T(test_resnet20b_state_dict_names_and_shapes),
-        T(test_init_deterministic_in_seed),
-        T(test_init_kaiming_std_and_pytorch_defaults),
-        T(test_sgd_matches_torch_two_steps),
-        T(test_backward_reentrant_no_param_grad),
-        T(test_hook_nonzero_stops_pass),
-        T(test_noop_hooks_change_nothing),
-        T(test_net_new_and_forward_refuse_bad_sizes),
-#undef T
+    static const test_entry tests[] = {
+        TEST_ENTRY(test_param_counts_option_a_match_he2015_table6),
+        TEST_ENTRY(test_plain_count_equals_resnet_option_a),
+        TEST_ENTRY(test_option_b_adds_projection_convs_and_bn),
+        TEST_ENTRY(test_mlp_param_counts),
+        TEST_ENTRY(test_valid_model_names_parse),
+        TEST_ENTRY(test_bad_model_names_refused_with_valid_list),
+        TEST_ENTRY(test_model_depth_must_be_digits),
+        TEST_ENTRY(test_resnet20b_state_dict_names_and_shapes),
+        TEST_ENTRY(test_init_deterministic_in_seed),
+        TEST_ENTRY(test_init_kaiming_std_and_pytorch_defaults),
+        TEST_ENTRY(test_sgd_matches_torch_two_steps),
+        TEST_ENTRY(test_backward_reentrant_no_param_grad),
+        TEST_ENTRY(test_hook_nonzero_stops_pass),
+        TEST_ENTRY(test_noop_hooks_change_nothing),
+        TEST_ENTRY(test_net_new_and_forward_refuse_bad_sizes),
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            return -1;
-    return 0;
+    return test_register("models", tests, sizeof tests / sizeof tests[0]);
 }

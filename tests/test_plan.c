@@ -232,21 +232,10 @@ static void test_activation_bytes_within_closed_form(void)
 
 int suite_plan_register(void)
 {
-    CU_pSuite s = CU_add_suite("plan", NULL, NULL);
-    if (!s)
-        return -1;
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
-#define T(f) {#f, f}
-        T(test_shared_buffers_same_bits_as_keep_all),
-        T(test_what_persists_is_what_net_h_says),
-        T(test_activation_bytes_within_closed_form),
-#undef T
+    static const test_entry tests[] = {
+        TEST_ENTRY(test_shared_buffers_same_bits_as_keep_all),
+        TEST_ENTRY(test_what_persists_is_what_net_h_says),
+        TEST_ENTRY(test_activation_bytes_within_closed_form),
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            return -1;
-    return 0;
+    return test_register("plan", tests, sizeof tests / sizeof tests[0]);
 }

@@ -381,29 +381,18 @@ static void test_cli_verify_usage_errors_exit_2(void)
 
 int suite_reference_register(void)
 {
-    CU_pSuite s = CU_add_suite("reference", NULL, NULL);
-    if (!s)
-        return -1;
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
-#define T(f) {#f, f}
-        T(test_every_reference_case_verifies),
-        T(test_verify_refuses_non_hdf5_file),
-        T(test_verify_refuses_truncated_file),
-        T(test_verify_refuses_wrong_format_attribute),
-        T(test_verify_refuses_missing_file),
-        T(test_verify_refuses_missing_input_or_parameter),
-        T(test_verify_refuses_missing_result_dataset),
-        T(test_cli_verify_reference_exits_0),
-        T(test_cli_verify_bad_file_exits_1_with_one_line),
-        T(test_cli_verify_mixed_files_exits_1),
-        T(test_cli_verify_usage_errors_exit_2),
-#undef T
+    static const test_entry tests[] = {
+        TEST_ENTRY(test_every_reference_case_verifies),
+        TEST_ENTRY(test_verify_refuses_non_hdf5_file),
+        TEST_ENTRY(test_verify_refuses_truncated_file),
+        TEST_ENTRY(test_verify_refuses_wrong_format_attribute),
+        TEST_ENTRY(test_verify_refuses_missing_file),
+        TEST_ENTRY(test_verify_refuses_missing_input_or_parameter),
+        TEST_ENTRY(test_verify_refuses_missing_result_dataset),
+        TEST_ENTRY(test_cli_verify_reference_exits_0),
+        TEST_ENTRY(test_cli_verify_bad_file_exits_1_with_one_line),
+        TEST_ENTRY(test_cli_verify_mixed_files_exits_1),
+        TEST_ENTRY(test_cli_verify_usage_errors_exit_2),
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            return -1;
-    return 0;
+    return test_register("reference", tests, sizeof tests / sizeof tests[0]);
 }

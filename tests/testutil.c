@@ -23,6 +23,17 @@ int test_bits_equal(const float *a, const float *b, size_t n)
     return memcmp(a, b, n * sizeof(float)) == 0;
 }
 
+int test_register(const char *suite, const test_entry *tests, size_t n)
+{
+    CU_pSuite s = CU_add_suite(suite, NULL, NULL);
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!CU_add_test(s, tests[i].name, tests[i].fn))
+            return -1;
+    return 0;
+}
+
 /* ------------------------------------------------ a pass seen by hooks */
 
 static size_t block_in(const gf_block *b, int B)
