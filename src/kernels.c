@@ -305,31 +305,19 @@ static double dot_block(const float *a, const float *b, size_t n)
     return s;
 }
 
-typedef struct dot_job {
-    const float *a, *b;
-    size_t n, chunk;
-    double *part;
-} dot_job;
-
-static void dot_chunks(void *ctx, size_t begin, size_t end, int thread)
+/* One chunk of gf_dot: ctx holds the two vectors. */
+static void dot_chunk(const void *ctx, size_t lo, size_t len, void *part)
 {
-    (void)thread;
-    dot_job *j = ctx;
-    for (size_t c = begin; c < end; c++) {
-        size_t lo = c * j->chunk, len = j->n - lo < j->chunk ? j->n - lo : j->chunk;
-        j->part[c] = dot_block(j->a + lo, j->b + lo, len);
-    }
+    const float *const *ab = ctx;
+    *(double *)part = dot_block(ab[0] + lo, ab[1] + lo, len);
 }
 
 double gf_dot(const float *a, const float *b, size_t n)
 {
     double part[DOT_MAX_CHUNKS];
-    size_t chunk = DOT_CHUNK;
-    if (n / chunk >= DOT_MAX_CHUNKS)
-        chunk = n / DOT_MAX_CHUNKS + 1;
-    dot_job j = {a, b, n, chunk, part};
-    size_t chunks = (n + chunk - 1) / chunk;
-    gf_par_for(chunks, n > PAR_MIN, dot_chunks, &j);
+    const float *ab[2] = {a, b};
+    size_t chunks = gf_par_chunks(n, DOT_CHUNK, DOT_MAX_CHUNKS, n > PAR_MIN, dot_chunk, ab,
+                                  part, sizeof part[0]);
     double s = 0.0;
     for (size_t c = 0; c < chunks; c++) /* in chunk order: deterministic */
         s += part[c];

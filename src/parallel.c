@@ -207,3 +207,33 @@ void gf_blas_serial_end(int began)
     (void)began;
 #endif
 }
+
+/* ------------------------------------------------- chunked reductions */
+
+typedef struct chunk_job {
+    size_t n, chunk, part_size;
+    gf_chunk_body body;
+    const void *ctx;
+    char *parts;
+} chunk_job;
+
+static void chunk_range(void *ctx, size_t begin, size_t end, int thread)
+{
+    (void)thread;
+    const chunk_job *j = ctx;
+    for (size_t c = begin; c < end; c++) {
+        size_t lo = c * j->chunk, len = j->n - lo < j->chunk ? j->n - lo : j->chunk;
+        j->body(j->ctx, lo, len, j->parts + c * j->part_size);
+    }
+}
+
+size_t gf_par_chunks(size_t n, size_t chunk, size_t max_chunks, int parallel,
+                     gf_chunk_body body, const void *ctx, void *parts, size_t part_size)
+{
+    if (n / chunk >= max_chunks)
+        chunk = n / max_chunks + 1;
+    size_t chunks = (n + chunk - 1) / chunk;
+    chunk_job j = {n, chunk, part_size, body, ctx, parts};
+    gf_par_for(chunks, parallel, chunk_range, &j);
+    return chunks;
+}

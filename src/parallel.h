@@ -35,6 +35,16 @@ int gf_par_threads(void);
 typedef void (*gf_par_body)(void *ctx, size_t begin, size_t end, int thread);
 void gf_par_for(size_t n, int parallel, gf_par_body body, void *ctx);
 
+/* A reduction in fixed chunks: [0, n) is cut into chunks of `chunk` items
+ * (grown if there would be more than max_chunks), never depending on the
+ * thread count; body(ctx, lo, len, part) reduces items [lo, lo + len) into
+ * the part_size bytes at parts + c·part_size for chunk c, on the team when
+ * parallel. Returns the number of chunks: the caller folds parts[0..c) in
+ * order, so the result is the same for any thread count. */
+typedef void (*gf_chunk_body)(const void *ctx, size_t lo, size_t len, void *part);
+size_t gf_par_chunks(size_t n, size_t chunk, size_t max_chunks, int parallel,
+                     gf_chunk_body body, const void *ctx, void *parts, size_t part_size);
+
 /* Inside gf_par_for every thread calls cblas_sgemm on its own slice; a
  * threaded OpenBLAS would serialise those calls on its level-3 lock and
  * spin its own workers against ours. Between gf_blas_serial_begin and

@@ -47,36 +47,23 @@ static void stats_block(const float *p, size_t m, gf_act_stats *s)
 #define STATS_CHUNK 65536
 #define STATS_MAX_CHUNKS 2048
 
-typedef struct stats_job {
-    const float *x;
-    size_t n, chunk;
-    gf_act_stats *part;
-} stats_job;
-
-static void stats_chunks(void *ctx, size_t begin, size_t end, int thread)
+/* One chunk of gf_act_stats_compute: ctx is the tensor. */
+static void stats_chunk(const void *ctx, size_t lo, size_t len, void *part)
 {
-    (void)thread;
-    stats_job *j = ctx;
-    for (size_t c = begin; c < end; c++) {
-        size_t lo = c * j->chunk, len = j->n - lo < j->chunk ? j->n - lo : j->chunk;
-        gf_act_stats *s = &j->part[c];
-        *s = (gf_act_stats){0};
-        for (size_t i = 0; i < len; i += 512)
-            stats_block(j->x + lo + i, len - i < 512 ? len - i : 512, s);
-    }
+    const float *x = ctx;
+    gf_act_stats *s = part;
+    *s = (gf_act_stats){0};
+    for (size_t i = 0; i < len; i += 512)
+        stats_block(x + lo + i, len - i < 512 ? len - i : 512, s);
 }
 
 void gf_act_stats_compute(const float *x, size_t n, gf_act_stats *s)
 {
     static _Thread_local gf_act_stats part[STATS_MAX_CHUNKS];
-    size_t chunk = STATS_CHUNK;
-    if (n / chunk >= STATS_MAX_CHUNKS)
-        chunk = n / STATS_MAX_CHUNKS + 1;
-    size_t chunks = (n + chunk - 1) / chunk;
-    stats_job j = {x, n, chunk, part};
-    gf_par_for(chunks, n > STATS_CHUNK, stats_chunks, &j);
+    size_t chunks = gf_par_chunks(n, STATS_CHUNK, STATS_MAX_CHUNKS, n > STATS_CHUNK, stats_chunk,
+                                  x, part, sizeof part[0]);
     *s = (gf_act_stats){0};
-    for (size_t c = 0; c < chunks; c++) {
+    for (size_t c = 0; c < chunks; c++) { /* in chunk order: deterministic */
         s->sum += part[c].sum, s->sumsq += part[c].sumsq, s->zeros += part[c].zeros;
         s->max_abs = part[c].max_abs > s->max_abs ? part[c].max_abs : s->max_abs;
     }
@@ -113,32 +100,20 @@ static void split_block(const float *id, const float *br, size_t n, split_sums *
     }
 }
 
-typedef struct split_job {
-    const float *id, *br;
-    size_t n, chunk;
-    split_sums *part;
-} split_job;
-
-static void split_chunks(void *ctx, size_t begin, size_t end, int thread)
+/* One chunk of split_compute: ctx holds the identity and branch parts. */
+static void split_chunk(const void *ctx, size_t lo, size_t len, void *part)
 {
-    (void)thread;
-    split_job *j = ctx;
-    for (size_t c = begin; c < end; c++) {
-        size_t lo = c * j->chunk, len = j->n - lo < j->chunk ? j->n - lo : j->chunk;
-        j->part[c] = (split_sums){0};
-        split_block(j->id + lo, j->br + lo, len, &j->part[c]);
-    }
+    const float *const *ib = ctx;
+    *(split_sums *)part = (split_sums){0};
+    split_block(ib[0] + lo, ib[1] + lo, len, part);
 }
 
 static split_sums split_compute(const float *id, const float *br, size_t n)
 {
     static _Thread_local split_sums part[STATS_MAX_CHUNKS];
-    size_t chunk = STATS_CHUNK;
-    if (n / chunk >= STATS_MAX_CHUNKS)
-        chunk = n / STATS_MAX_CHUNKS + 1;
-    size_t chunks = (n + chunk - 1) / chunk;
-    split_job j = {id, br, n, chunk, part};
-    gf_par_for(chunks, n > STATS_CHUNK, split_chunks, &j);
+    const float *ib[2] = {id, br};
+    size_t chunks = gf_par_chunks(n, STATS_CHUNK, STATS_MAX_CHUNKS, n > STATS_CHUNK, split_chunk,
+                                  ib, part, sizeof part[0]);
     split_sums s = {0};
     for (size_t c = 0; c < chunks; c++) /* in chunk order: deterministic */
         s.ii += part[c].ii, s.rr += part[c].rr, s.ir += part[c].ir, s.ss += part[c].ss;
