@@ -306,10 +306,10 @@ void gf_recorder_before_step(gf_recorder *r, gf_net *net, long step)
  * torch.optim.SGD moves p by lr · buf, so the update norm is lr · ||buf||. */
 static void param_stats(gf_recorder *r, gf_net *net, const gf_sgd *sgd)
 {
-    const float *base = gf_net_params(net);
     for (int i = 0; i < r->n_params; i++) {
         const gf_tensor_info *t = gf_net_tensor(net, r->param_tensor[i]);
-        double w = gf_norm2(t->data, t->size), u = sgd->lr * gf_norm2(sgd->buf + (t->data - base), t->size);
+        double w = gf_norm2(t->data, t->size);
+        double u = sgd->lr * gf_norm2(gf_sgd_momentum(sgd, net, t), t->size);
         cur(r, S_W_NORM)[i] = w;
         cur(r, S_G_NORM)[i] = gf_norm2(t->grad, t->size);
         cur(r, S_U_NORM)[i] = u;
