@@ -486,7 +486,7 @@ static int open_recording(const bench_opts *o, gf_net *net, bench_recording *rec
 {
     if (!o->record)
         return 0;
-    static gf_train_config cfg;
+    gf_train_config cfg; /* read by gf_recorder_open only */
     gf_train_defaults(&cfg);
     cfg.batch = o->batch, cfg.seed = o->seed, cfg.steps = o->warmup + o->steps;
     gf_record_meta meta = {.data = "synthetic (bench_train)", .config_json = "{}", .cfg = &cfg,
