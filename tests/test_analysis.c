@@ -537,6 +537,24 @@ static void test_usage_errors_exit_2(void)
     }
 }
 
+/* Every command's --help exits 0 with its usage line, and shows text as a user
+ * reads it: a "%%" there is a printf escape printed verbatim (train's said
+ * "50%% and 75%%"). */
+static void test_every_help_is_clean(void)
+{
+    static const char *commands[] = {"demo", "verify", "train", "inspect", "export",
+                                     "paths", "report", "depth", "compare", "shatter",
+                                     "plot", "sweep", "info"};
+    char args[64], text[8192], usage[64];
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        snprintf(args, sizeof args, "%s --help", commands[i]);
+        snprintf(usage, sizeof usage, "gradflow %s", commands[i]);
+        CU_ASSERT_EQUAL(run_cli(args, text, sizeof text, 0), 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(text, usage));
+        CU_ASSERT_PTR_NULL(strstr(text, "%%"));
+    }
+}
+
 int suite_analysis_register(void)
 {
     CU_pSuite s = CU_add_suite("analysis", suite_init, NULL);
@@ -549,7 +567,8 @@ int suite_analysis_register(void)
         !CU_add_test(s, "foreign and truncated files exit 1 with one line",
                      test_foreign_and_truncated_files_exit_1) ||
         !CU_add_test(s, "usage errors exit 2; --help documents the flags",
-                     test_usage_errors_exit_2))
+                     test_usage_errors_exit_2) ||
+        !CU_add_test(s, "every command's --help is clean", test_every_help_is_clean))
         return -1;
     return 0;
 }

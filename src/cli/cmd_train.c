@@ -17,7 +17,7 @@
 static const char help[] =
     "usage: gradflow train --model NAME [options]\n"
     "Trains a network with He et al. 2015's CIFAR recipe (SGD momentum 0.9, weight decay\n"
-    "1e-4, lr 0.1, batch 128, lr / 10 at 50%% and 75%% of the steps, pad-4 crop + flip).\n"
+    "1e-4, lr 0.1, batch 128, lr / 10 at 50% and 75% of the steps, pad-4 crop + flip).\n"
     "  --model NAME        plain-N, resnet-N[-A|-B], preact-resnet-N[-A|-B] (N = 6n+2),\n"
     "                      mlp-plain-D, mlp-res-D (D = 2k+2)          [required]\n"
     "  --data SPEC         fashion-mnist[:DIR] (default; Debian's dataset-fashion-mnist),\n"
