@@ -148,6 +148,11 @@ typedef struct facts {
     double train_err[2][2], test_err[2][2];
     long tail_images[2][2];
     double id_share, grad_ratio[2], ablated_ratio[2]; /* deep nets, [family] */
+    /* the ablated residual net: the gradient's norm at the block inputs of
+     * each of the three stages (mean), and its largest relative spread
+     * within a stage; NAN when the blocks do not fall into three stages */
+    double ablated_stage[3], ablated_spread;
+    double ablated_last; /* its last block: |dL/dx| / |dL/dy| */
     double k0_share, peak_share;
     int peak_k, L;
 } facts;
@@ -172,6 +177,32 @@ static int read_runs(const demo_opts *o, facts *x, gf_err *err)
     return 0;
 }
 
+/* The ablated residual net is its shortcuts alone, so within a stage the
+ * gradient should reach every block's input unchanged and change only at the
+ * two downsampling shortcuts and in the last block. A CIFAR-family net of L
+ * blocks has three stages of n = L/3: the inputs of blocks 0..n are stage 1
+ * tensors (block n's input is still stage 1's), of blocks n+1..2n stage 2's,
+ * of blocks 2n+1..L-1 stage 3's. */
+static void ablated_stages(const float *in, const float *out, size_t L, facts *x)
+{
+    size_t n = L / 3;
+    x->ablated_stage[0] = x->ablated_stage[1] = x->ablated_stage[2] = NAN;
+    x->ablated_spread = x->ablated_last = NAN;
+    if (L < 6 || L % 3)
+        return;
+    double spread = 0;
+    for (int s = 0; s < 3; s++) {
+        size_t first = s ? (size_t)s * n + 1 : 0, last = s < 2 ? (size_t)(s + 1) * n : L - 1;
+        double lo = INFINITY, hi = 0, sum = 0;
+        for (size_t b = first; b <= last; b++)
+            lo = fmin(lo, in[b]), hi = fmax(hi, in[b]), sum += in[b];
+        x->ablated_stage[s] = sum / (double)(last - first + 1);
+        spread = fmax(spread, hi > 0 ? (hi - lo) / hi : 0);
+    }
+    x->ablated_spread = spread;
+    x->ablated_last = out[L - 1] > 0 ? in[L - 1] / out[L - 1] : NAN;
+}
+
 /* |dL/dx at block 0| / |dL/dy at the last block| from a paths file, and
  * for residual nets the mean identity share and the path-length shares. */
 static int read_paths(const char *path, facts *x, int family, int ablated, gf_err *err)
@@ -187,6 +218,8 @@ static int read_paths(const char *path, facts *x, int family, int ablated, gf_er
         double r = out[n - 1] > 0 ? in[0] / out[n - 1] : NAN;
         *(ablated ? &x->ablated_ratio[family] : &x->grad_ratio[family]) = r;
     }
+    if (!rc && family && ablated)
+        ablated_stages(in, out, n, x);
     if (!rc && family && !ablated) {
         rc = gf_h5_read_floats(f, path, "blocks/identity_norm", &id, &n, &nd, dims, err) ||
              gf_h5_read_floats(f, path, "blocks/branch_norm", &br, &n, &nd, dims, err) ||
@@ -316,6 +349,46 @@ static void identity_text(const demo_opts *o, const facts *x, char *t, size_t n)
              R, x->grad_ratio[1], P, x->grad_ratio[0], R, x->ablated_ratio[1], P,
              x->ablated_ratio[0], 100 * x->id_share, R, x->L, 100 * x->peak_share, x->peak_k,
              100 * x->k0_share);
+    size_t len = strlen(t);
+    const double *g = x->ablated_stage;
+    if (isnan(g[0]) || len >= n)
+        return;
+    int unchanged = x->ablated_spread <= 1e-3;
+    if (unchanged)
+        len += (size_t)snprintf(t + len, n - len, " In the ablated %s the gradient is the "
+                                "same at the input of every block of a stage (%.3g, %.3g and "
+                                "%.3g in its three stages, %s %.1g): the shortcuts pass it on "
+                                "unchanged.", R, g[0], g[1], g[2],
+                                x->ablated_spread > 0 ? "to within" : "bit for bit, spread",
+                                x->ablated_spread);
+    else
+        len += (size_t)snprintf(t + len, n - len, " In the ablated %s the gradient at the "
+                                "block inputs varies within a stage by up to %.2g of its "
+                                "largest value (stage means %.3g, %.3g and %.3g).", R,
+                                x->ablated_spread, g[0], g[1], g[2]);
+    if (len < n)
+        len += (size_t)snprintf(t + len, n - len, " Between stages, the downsampling "
+                                "shortcuts keep the first half of the channels and drop the "
+                                "zero-padded rest: the one into stage 3 passes back %.3g of "
+                                "the gradient's norm, the one into stage 2 %.3g. The last "
+                                "block passes %.3g of the norm at its output to its input%s.",
+                                g[1] / g[2], g[0] / g[1], x->ablated_last,
+                                strcmp(o->residual, "resnet") || x->ablated_last > 0.99
+                                    ? ""
+                                    : " (its ReLU after the addition passes no gradient "
+                                      "where the activation is 0)");
+    /* Why the padded channels can carry most of it: a pre-activation net ends in
+     * BN + ReLU. With the branches off, its padded channels are 0 for every
+     * example, and BN's input gradient is gamma / sqrt(var + eps) times the
+     * centred output gradient (Ioffe & Szegedy 2015), so var = 0 gives
+     * gamma / sqrt(eps), eps = 1e-5 as in PyTorch (models.c); a trained
+     * beta > 0 lets the ReLU pass it. */
+    if (unchanged && x->ablated_ratio[1] < 0.1 && len < n &&
+        !strcmp(o->residual, "preact-resnet"))
+        snprintf(t + len, n - len, " Those padded channels reach %s's final BN as "
+                 "constants (0 for every example), and BN multiplies a constant channel's "
+                 "gradient by gamma / sqrt(eps) = %.0f gamma: that, not the shortcuts, is why "
+                 "its ratio above is far below 1.", R, 1 / sqrt(1e-5));
 }
 
 static rf_table *error_table(const demo_opts *o, const facts *x)
@@ -384,7 +457,7 @@ static void prepend_paragraph(char **html, const char *text)
 
 static int write_report(const demo_opts *o, const facts *x, double minutes, gf_err *err)
 {
-    char deg[2048], ident[1536], figdir[4200], how[1536];
+    char deg[2048], ident[4096], figdir[4200], how[1536];
     char md_train[1024] = "", md_id[1024] = "";
     char *html_train = NULL, *html_id = NULL;
     degradation_text(o, x, deg, sizeof deg);
@@ -469,7 +542,7 @@ int cmd_demo(int argc, char **argv)
         read_paths(trained[0], &x, 0, 0, &err) || read_paths(out[2], &x, 1, 1, &err) ||
         read_paths(out[3], &x, 0, 1, &err) || write_report(&o, &x, now_minutes() - t0, &err))
         return cli_fail(1, "demo", "%s", err.msg);
-    char deg[2048], ident[1536];
+    char deg[2048], ident[4096];
     degradation_text(&o, &x, deg, sizeof deg);
     identity_text(&o, &x, ident, sizeof ident);
     printf("\nreport: %s/index.html (and index.md, figures/)\n\n%s\n\n%s\n", o.dir, deg, ident);

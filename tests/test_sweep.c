@@ -164,6 +164,10 @@ static void test_demo_writes_report_from_measurements(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "preact-resnet-14's blocks"));
     /* the ablation sentence: plain's gradient vanishes exactly */
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "plain-14's vanishes (0)"));
+    /* and the residual net's shortcuts alone pass it through each stage exactly */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "In the ablated preact-resnet-14 the gradient is the "
+                                       "same at the input of every block of a stage"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "bit for bit, spread 0"));
     /* the report quotes plain-14's training error at the end of training as
      * measured in its run file: the mean over the last tenth of the steps */
     char run_path[600];
