@@ -368,8 +368,9 @@ static void identity_text(const demo_opts *o, const facts *x, char *t, size_t n)
                                 x->ablated_spread, g[0], g[1], g[2]);
     if (len < n)
         len += (size_t)snprintf(t + len, n - len, " Between stages, the downsampling "
-                                "shortcuts keep the first half of the channels and drop the "
-                                "zero-padded rest: the one into stage 3 passes back %.3g of "
+                                "shortcuts (option A: the input's channels in the middle, a "
+                                "quarter of zero channels on each side) drop the padded "
+                                "channels' gradient: the one into stage 3 passes back %.3g of "
                                 "the gradient's norm, the one into stage 2 %.3g. The last "
                                 "block passes %.3g of the norm at its output to its input%s.",
                                 g[1] / g[2], g[0] / g[1], x->ablated_last,
