@@ -457,11 +457,14 @@ static int build_sections(const report *p, rf_section *sec, double *tmp)
 
 static int write_report(const report *p, const char *dir, gf_err *err)
 {
-    rf_section sec[MAX_SECTIONS];
+    /* on the heap: MAX_SECTIONS sections of 8 KiB text each */
+    rf_section *sec = calloc(MAX_SECTIONS, sizeof *sec);
     char title[160], path[1200], *fig = NULL;
     double *tmp = malloc(((size_t)p->r.rows + 1) * sizeof *tmp);
-    if (!tmp)
+    if (!tmp || !sec) {
+        free(tmp), free(sec);
         return gf_err_set(err, "out of memory");
+    }
     int n = build_sections(p, sec, tmp), rc = rf_mkdirs(dir, err);
     rf_section *f = add_section(sec, &n, "Figures", NULL, NULL, NULL);
     rc = rc || report_figures(p, dir, &fig, f->text, sizeof f->text);
@@ -489,7 +492,7 @@ static int write_report(const report *p, const char *dir, gf_err *err)
             rf_table_free(sec[i].full);
         rf_table_free(sec[i].shown);
     }
-    free(fig), free(tmp);
+    free(fig), free(tmp), free(sec);
     return rc;
 }
 

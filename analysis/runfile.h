@@ -92,7 +92,7 @@ int rf_table_write(const rf_table *t, FILE *f, enum rf_format fmt);
  * the caller: the file that receives the table's full version when the
  * document shows a subsample (full == shown otherwise). */
 typedef struct rf_section {
-    char title[160], text[4096];
+    char title[160], text[8192];
     const char *id, *html, *csv; /* id: the HTML section's id attribute, or NULL */
     rf_table *shown, *full;
 } rf_section;
