@@ -45,6 +45,7 @@ static const struct {
     {"data", suite_data_register},
     {"train", suite_train_register},
     {"record", suite_record_register},
+    {"durability", suite_durability_register},
     {"paths", suite_paths_register},
     {"sweep", suite_sweep_register},
     {"analysis", suite_analysis_register},

@@ -6,7 +6,9 @@
 #define GRADFLOW_TEST_SUITES_H
 
 #include <CUnit/CUnit.h>
+#include <hdf5.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "gradflow/net.h"
 
@@ -16,6 +18,7 @@ int suite_reference_register(void);
 int suite_data_register(void);
 int suite_train_register(void);
 int suite_record_register(void);
+int suite_durability_register(void);
 int suite_paths_register(void);
 int suite_sweep_register(void);
 int suite_analysis_register(void);
@@ -67,5 +70,53 @@ void test_pass_free(test_pass *p);
 int test_pass_forward(void *user, const gf_layer *l, int B, int training);
 int test_pass_backward(void *user, const gf_layer *l, const float *dx, int B);
 int test_pass_block(void *user, const gf_block *b, int B);
+
+/* Run files and the command line (test_record.c, test_durability.c).
+ * test_dir: a fresh directory tmp/name for one test's files; returns its
+ * path. now: monotonic seconds; sleep_ms: sleeps ms milliseconds. */
+const char *test_dir(const char *name, char *buf, size_t size);
+double now(void);
+void sleep_ms(long ms);
+
+/* A whole numeric dataset as doubles (malloc'ed), rows × cols (cols 1 when
+ * 1-D); NULL if it is absent, not 1-D/2-D or unreadable. */
+double *read_series(hid_t f, const char *name, size_t *rows, size_t *cols);
+/* One value of a 1-element dataset, NaN if absent. */
+double read_scalar(hid_t f, const char *name);
+
+/* Every per-step series of the schema (docs/run-file.md), with its axis:
+ * 0 scalar, 1 layers, 2 params, 3 blocks, 4 responses. */
+typedef struct test_series {
+    const char *path;
+    int axis;
+} test_series;
+extern const test_series test_step_series[];
+extern const int N_STEP_SERIES;
+/* Row count shared by every per-step series, or -1 (with the lengths on
+ * stderr) if they disagree or one is missing. */
+long common_rows(hid_t f);
+
+typedef struct child {
+    pid_t pid;
+    char out[600], err[600]; /* where its stdout and stderr go */
+} child;
+
+/* Starts GF_EXE with args (NULL-terminated, no argv[0]), stdout and stderr
+ * into dir/tag.out and dir/tag.err. fsize > 0: RLIMIT_FSIZE of that many
+ * bytes with SIGXFSZ ignored, so writes past it fail with EFBIG. */
+pid_t spawn(child *c, const char *dir, const char *tag, const char *const *args, long fsize);
+
+enum { SIGNALLED = 1000, TIMED_OUT = -1 };
+
+/* Waits up to seconds for c. Returns its exit code, SIGNALLED + signal if a
+ * signal ended it, or TIMED_OUT (after killing it). test_run_cli: spawn
+ * (no file size limit), then wait_child. */
+int wait_child(child *c, double seconds);
+int test_run_cli(child *c, const char *dir, const char *tag, const char *const *args,
+                 double timeout);
+
+/* A run file of two hand-made steps of model at dir/model.h5 (test_record.c's
+ * recording by hand), its path in path; 0 on success. */
+int test_record_by_hand(const char *model, const char *dir, char *path, size_t size);
 
 #endif

@@ -1,7 +1,17 @@
 /* testutil.c — helpers the suites share (declared in suites.h). */
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "gradflow/h5io.h"
 #include "suites.h"
 
 float *test_fvec(size_t n)
@@ -110,3 +120,144 @@ int test_pass_block(void *user, const gf_block *b, int B)
         memcpy(q + 3 * n_in + n_out, gf_net_layer(p->net, b->add)->dout, n_out * sizeof(float));
     return 0;
 }
+
+/* ------------------------------------ run files and the command line */
+
+double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+const char *test_dir(const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", test_tmpdir(), name);
+    mkdir(buf, 0755);
+    return buf;
+}
+
+double *read_series(hid_t f, const char *name, size_t *rows, size_t *cols)
+{
+    *rows = *cols = 0;
+    if (!gf_h5_exists(f, name))
+        return NULL;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0)
+        return NULL;
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[2] = {0, 1};
+    int nd = H5Sget_simple_extent_ndims(sp);
+    double *v = NULL;
+    if (nd >= 1 && nd <= 2 && H5Sget_simple_extent_dims(sp, dims, NULL) >= 0) {
+        *rows = (size_t)dims[0], *cols = (size_t)dims[1];
+        v = malloc((*rows * *cols + 1) * sizeof *v);
+        if (v && *rows && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+            free(v), v = NULL;
+    }
+    H5Sclose(sp);
+    H5Dclose(d);
+    return v;
+}
+
+double read_scalar(hid_t f, const char *name)
+{
+    size_t r, c;
+    double *v = read_series(f, name, &r, &c), out = v && r * c == 1 ? v[0] : NAN;
+    free(v);
+    return out;
+}
+
+const test_series test_step_series[] = {
+    {"step", 0}, {"time", 0}, {"train/loss", 0}, {"train/error", 0}, {"train/lr", 0},
+    {"train/images_per_s", 0}, {"layers/act_rms", 1}, {"layers/act_mean", 1},
+    {"layers/act_std", 1}, {"layers/act_max_abs", 1}, {"layers/act_zero_frac", 1},
+    {"layers/grad_norm", 1}, {"params/weight_norm", 2}, {"params/grad_norm", 2},
+    {"params/update_norm", 2}, {"params/update_ratio", 2}, {"blocks/output_grad_norm", 3},
+    {"blocks/identity_norm", 3}, {"blocks/branch_norm", 3}, {"blocks/input_grad_norm", 3},
+    {"blocks/cosine", 3}, {"blocks/branch_gain", 3}, {"responses/std", 4},
+};
+const int N_STEP_SERIES = sizeof test_step_series / sizeof test_step_series[0];
+
+long common_rows(hid_t f)
+{
+    long rows = -2;
+    for (int s = 0; s < N_STEP_SERIES; s++) {
+        size_t r, c;
+        double *v = read_series(f, test_step_series[s].path, &r, &c);
+        free(v);
+        if (!v || (rows != -2 && (long)r != rows)) {
+            fprintf(stderr, "\n    %s: %s %zu rows, step %ld", test_step_series[s].path,
+                    v ? "has" : "missing,", r, rows);
+            return -1;
+        }
+        rows = (long)r;
+    }
+    return rows;
+}
+
+pid_t spawn(child *c, const char *dir, const char *tag, const char *const *args, long fsize)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)GF_EXE;
+    for (int i = 0; args[i] && n < 63; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    snprintf(c->out, sizeof c->out, "%s/%s.out", dir, tag);
+    snprintf(c->err, sizeof c->err, "%s/%s.err", dir, tag);
+    fflush(NULL);
+    c->pid = fork();
+    if (c->pid == 0) {
+        int o = open(c->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(c->err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+            _exit(97);
+        if (fsize > 0) {
+            struct rlimit rl = {(rlim_t)fsize, (rlim_t)fsize};
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = SIG_IGN;
+            if (sigaction(SIGXFSZ, &sa, NULL) || setrlimit(RLIMIT_FSIZE, &rl))
+                _exit(96);
+        }
+        execv(GF_EXE, argv);
+        _exit(98);
+    }
+    return c->pid;
+}
+
+int wait_child(child *c, double seconds)
+{
+    double t0 = now();
+    int st;
+    for (;;) {
+        pid_t w = waitpid(c->pid, &st, WNOHANG);
+        if (w == c->pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : SIGNALLED + WTERMSIG(st);
+        if (w < 0)
+            return -2;
+        if (now() - t0 > seconds) {
+            kill(c->pid, SIGKILL);
+            waitpid(c->pid, &st, 0);
+            fprintf(stderr, "\n    %s: still running after %.0f s, killed", c->err, seconds);
+            return TIMED_OUT;
+        }
+        sleep_ms(5);
+    }
+}
+
+int test_run_cli(child *c, const char *dir, const char *tag, const char *const *args,
+                 double timeout)
+{
+    if (spawn(c, dir, tag, args, 0) < 0)
+        return -2;
+    return wait_child(c, timeout);
+}
+
