@@ -43,6 +43,7 @@ static const struct {
     {"models", suite_models_register},
     {"reference", suite_reference_register},
     {"data", suite_data_register},
+    {"loader", suite_loader_register},
     {"train", suite_train_register},
     {"record", suite_record_register},
     {"durability", suite_durability_register},

@@ -16,6 +16,7 @@ int suite_kernels_register(void);
 int suite_models_register(void);
 int suite_reference_register(void);
 int suite_data_register(void);
+int suite_loader_register(void);
 int suite_train_register(void);
 int suite_record_register(void);
 int suite_durability_register(void);
@@ -70,6 +71,23 @@ void test_pass_free(test_pass *p);
 int test_pass_forward(void *user, const gf_layer *l, int B, int training);
 int test_pass_backward(void *user, const gf_layer *l, const float *dx, int B);
 int test_pass_block(void *user, const gf_block *b, int B);
+
+/* Data (test_data.c, test_loader.c). A failing call: -1, a one-line message
+ * naming path and the problem, and the output left zeroed so that freeing it
+ * is safe. */
+#define CHECK_FAIL(rc, err, path, word)                                                      \
+    do {                                                                                     \
+        CU_ASSERT_EQUAL(rc, -1);                                                             \
+        CU_ASSERT_PTR_NOT_NULL(strstr((err).msg, (path)));                                   \
+        CU_ASSERT_PTR_NOT_NULL(strstr((err).msg, (word)));                                   \
+        CU_ASSERT_PTR_NULL(strchr((err).msg, '\n'));                                         \
+    } while (0)
+#define CHECK_ZEROED(d)                                                                      \
+    do {                                                                                     \
+        CU_ASSERT_EQUAL((d).n, 0);                                                           \
+        CU_ASSERT_PTR_NULL((d).images);                                                      \
+        CU_ASSERT_PTR_NULL((d).labels);                                                      \
+    } while (0)
 
 /* Run files and the command line (test_record.c, test_durability.c).
  * test_dir: a fresh directory tmp/name for one test's files; returns its
