@@ -40,6 +40,7 @@ static const struct {
     int (*reg)(void);
 } suites[] = {
     {"kernels", suite_kernels_register},
+    {"netgrad", suite_netgrad_register},
     {"models", suite_models_register},
     {"reference", suite_reference_register},
     {"data", suite_data_register},

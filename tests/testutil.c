@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "gradflow/h5io.h"
+#include "gradflow/kernels.h"
+#include "gradflow/rng.h"
 #include "suites.h"
 
 float *test_fvec(size_t n)
@@ -120,6 +122,173 @@ int test_pass_block(void *user, const gf_block *b, int B)
         memcpy(q + 3 * n_in + n_out, gf_net_layer(p->net, b->add)->dout, n_out * sizeof(float));
     return 0;
 }
+
+/* ------------------------------------------------ gradient checking */
+
+void fill_normal(gf_rng *r, float *a, size_t n, double mean, double std)
+{
+    for (size_t i = 0; i < n; i++)
+        a[i] = (float)(mean + std * gf_rng_normal(r));
+}
+
+double dot_d(const float *a, const float *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+double max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+double max_abs(const float *a, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs((double)a[i]));
+    return m;
+}
+
+const fd_opts FD_LINEAR = {1.0, 1e-3, 1e-3, 1};
+const fd_opts FD_RELU = {1e-2, 1e-3, 1e-3, 1}; /* linear on each side of 0 */
+const fd_opts FD_XENT = {1e-3, 1e-3, 1e-3, 0}; /* smooth, computed in double */
+const fd_opts FD_BN = {3e-2, 1e-2, 1e-2, 0};
+const fd_opts FD_NET = {2e-2, 5e-2, 2e-2, 0};
+const fd_opts FD_MLP = {5e-3, 5e-2, 2e-2, 0}; /* BN over 8 examples: more curved */
+
+/* (f(p + h) − f(p − h)) / s in p[i], s the step between the float32 values
+ * actually stored; adds the kink bound of both calls, over s, to *kb. */
+static double central(objective_fn f, kink_fn kink, void *ctx, float *p, size_t i, double h,
+                      double *kb)
+{
+    float orig = p[i];
+    p[i] = (float)(orig + h);
+    double step = p[i], lp = f(ctx), kp = kink ? kink(ctx) : 0.0;
+    p[i] = (float)(orig - h);
+    step -= p[i];
+    double lm = f(ctx), km = kink ? kink(ctx) : 0.0;
+    p[i] = orig;
+    *kb += (kp + km) / step;
+    return (lp - lm) / step;
+}
+
+fd_result fd_compare(objective_fn f, kink_fn kink, void *ctx, float *p, const size_t *idx,
+                     size_t nidx, const float *analytic, const fd_opts *o)
+{
+    fd_result r = {0};
+    double *num = malloc((nidx ? nidx : 1) * 3 * sizeof *num), nmax = 0.0, dd = 0.0, nn = 0.0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(num);
+    double *unc = num + nidx, *curv = unc + nidx;
+    for (size_t k = 0; k < nidx; k++) {
+        double kb = 0.0, d1 = central(f, kink, ctx, p, idx[k], o->h, &kb);
+        double d2 = o->linear ? d1 : central(f, kink, ctx, p, idx[k], o->h / 2, &kb);
+        num[k] = d1, unc[k] = kb, curv[k] = fabs(d1 - d2);
+        nmax = fmax(nmax, fabs(num[k]));
+    }
+    double floor = o->floor_frac * nmax + 1e-30, tol = o->tol;
+    for (size_t k = 0; k < nidx; k++) {
+        double a = analytic[idx[k]], e = fabs(a - num[k]);
+        double scale = fmax(fmax(fabs(a), fabs(num[k])), floor), rel = e / scale;
+        if (unc[k] > 0.25 * tol * scale || curv[k] > tol * scale) {
+            r.skipped++;
+            continue;
+        }
+        dd += e * e, nn += num[k] * num[k];
+        r.checked++;
+        if (!(rel <= r.max_rel) || r.checked == 1)
+            r.max_rel = rel, r.worst = idx[k], r.worst_a = a, r.worst_n = num[k];
+    }
+    r.norm_rel = nn > 0.0 ? sqrt(dd / nn) : sqrt(dd);
+    free(num);
+    return r;
+}
+
+size_t *index_all(size_t n)
+{
+    size_t *idx = calloc(n ? n : 1, sizeof *idx);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(idx);
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    return idx;
+}
+
+fd_result fd_check(const char *what, objective_fn f, kink_fn kink, void *ctx, float *p,
+                   const size_t *idx, size_t nidx, const float *analytic, const fd_opts *o)
+{
+    fd_result r = fd_compare(f, kink, ctx, p, idx, nidx, analytic, o);
+    double tol = o->tol;
+    printf("\n    fd %-34s max rel %.2e  norm rel %.2e  (%zu checked, %zu skipped)", what,
+           r.max_rel, r.norm_rel, r.checked, r.skipped);
+    if (!(r.max_rel <= tol))
+        printf("\n    FAIL %s: element %zu analytic %.8g numeric %.8g", what, r.worst, r.worst_a,
+               r.worst_n);
+    CU_ASSERT(r.max_rel <= tol);
+    CU_ASSERT(r.norm_rel <= tol / 5);
+    CU_ASSERT(r.checked > 0);
+    CU_ASSERT(r.skipped * 4 <= nidx);
+    return r;
+}
+
+void fd_check_all(const char *what, objective_fn f, void *ctx, float *p, size_t n,
+                  const float *analytic, const fd_opts *o)
+{
+    size_t *idx = index_all(n);
+    fd_check(what, f, NULL, ctx, p, idx, n, analytic, o);
+    free(idx);
+}
+
+void fd_check_linear(const char *what, objective_fn f, void *ctx, float *p, size_t n,
+                     const float *analytic)
+{
+    fd_check_all(what, f, ctx, p, n, analytic, &FD_LINEAR);
+}
+
+size_t conv_nx(const conv_case *c) { return (size_t)c->B * c->Ci * c->H * c->W; }
+size_t conv_nw(const conv_case *c) { return (size_t)c->Co * c->Ci * c->K * c->K; }
+size_t conv_ny(const conv_case *c) { return (size_t)c->B * c->Co * c->Ho * c->Wo; }
+
+double conv_objective(void *u)
+{
+    conv_case *c = u;
+    gf_conv2d_forward(c->y, c->x, c->w, c->B, c->Ci, c->H, c->W, c->Co, c->K, c->s, c->p,
+                      c->scratch);
+    return dot_d(c->r, c->y, conv_ny(c));
+}
+
+void conv_setup(conv_case *c, uint64_t seed)
+{
+    gf_rng rng;
+    gf_rng_seed(&rng, seed, 0);
+    c->Ho = gf_conv_out(c->H, c->K, c->s, c->p), c->Wo = gf_conv_out(c->W, c->K, c->s, c->p);
+    c->x = test_fvec(conv_nx(c)), c->w = test_fvec(conv_nw(c));
+    c->y = test_fvec(conv_ny(c)), c->r = test_fvec(conv_ny(c));
+    c->scratch = test_fvec(gf_conv2d_scratch(c->Ci, c->H, c->W, c->Co, c->K, c->s, c->p));
+    fill_normal(&rng, c->x, conv_nx(c), 0.0, 1.0);
+    fill_normal(&rng, c->w, conv_nw(c), 0.0, 0.5);
+    fill_normal(&rng, c->r, conv_ny(c), 0.0, 1.0);
+}
+
+void conv_teardown(conv_case *c)
+{
+    free(c->x), free(c->w), free(c->y), free(c->r), free(c->scratch);
+}
+
+void conv_backward(conv_case *c, float *dx, float *dw)
+{
+    gf_conv2d_backward(dx, dw, c->r, c->x, c->w, c->B, c->Ci, c->H, c->W, c->Co, c->K, c->s,
+                       c->p, c->scratch);
+}
+
+const conv_case conv_engines[2] = {
+    {.B = 3, .Ci = 3, .H = 6, .W = 5, .Co = 4, .K = 3, .s = 2, .p = 1},
+    {.B = 3, .Ci = 8, .H = 6, .W = 5, .Co = 9, .K = 3, .s = 1, .p = 1},
+};
 
 /* ------------------------------------ run files and the command line */
 
