@@ -40,11 +40,14 @@ static const struct {
     int (*reg)(void);
 } suites[] = {
     {"kernels", suite_kernels_register},
+    {"netgrad", suite_netgrad_register},
     {"models", suite_models_register},
     {"reference", suite_reference_register},
     {"data", suite_data_register},
+    {"loader", suite_loader_register},
     {"train", suite_train_register},
     {"record", suite_record_register},
+    {"durability", suite_durability_register},
     {"paths", suite_paths_register},
     {"sweep", suite_sweep_register},
     {"analysis", suite_analysis_register},
