@@ -93,7 +93,23 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Every *.h5 in dir, in name order; unreadable ones are noted and skipped. */
+/* 1 when path is a gradflow checkpoint or weights file: a sweep or a run
+ * writes these beside its run files, so a directory of runs holds them and
+ * skipping them needs no message. */
+static int is_companion(const char *path)
+{
+    hid_t f = gf_h5_open_read(path, 0, NULL);
+    char format[64] = "";
+    if (f < 0)
+        return 0;
+    gf_h5_attr_string(f, path, "/", "format", format, sizeof format, NULL);
+    H5Fclose(f);
+    return !strncmp(format, "gradflow-checkpoint-", 20) ||
+           !strncmp(format, "gradflow-weights-", 17);
+}
+
+/* Every *.h5 in dir, in name order; checkpoints and weights are passed over,
+ * other files that are not run files are noted and skipped. */
 static int add_dir(depth_set *s, const char *dir, gf_err *err)
 {
     DIR *d = opendir(dir);
@@ -122,7 +138,7 @@ static int add_dir(depth_set *s, const char *dir, gf_err *err)
     qsort(names, (size_t)n, sizeof *names, cmp_name);
     for (int i = 0; !rc && i < n; i++) {
         gf_err why;
-        if (add_run(s, names[i], &why))
+        if (add_run(s, names[i], &why) && !is_companion(names[i]))
             fprintf(stderr, "gradflow depth: skipping %s\n", why.msg);
     }
     for (int i = 0; i < n; i++)

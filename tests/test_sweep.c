@@ -67,6 +67,20 @@ static void test_sweep_trains_summarises_and_skips(void)
     }
     CU_ASSERT(exists(dir, "depth.md"));
     CU_ASSERT(exists(dir, "depth.csv"));
+    /* `gradflow depth` on the runs directory reads the four run files and
+     * passes over the checkpoints and weights beside them without a word;
+     * a foreign .h5 there is still named */
+    CU_ASSERT(exists(dir, "runs/plain-8.ckpt.h5") && exists(dir, "runs/plain-8.weights.h5"));
+    snprintf(cmd, sizeof cmd, "%s depth %s/runs 2>&1 >/dev/null", GF_EXE, dir);
+    CU_ASSERT_EQUAL(run(cmd, out, sizeof out), 0);
+    CU_ASSERT_STRING_EQUAL(out, "");
+    snprintf(cmd, sizeof cmd, "echo x > %s/runs/foreign.h5 && %s depth %s/runs 2>&1 >/dev/null"
+                              " && rm %s/runs/foreign.h5", dir, GF_EXE, dir, dir);
+    CU_ASSERT_EQUAL(run(cmd, out, sizeof out), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "skipping"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "foreign.h5"));
+    CU_ASSERT_PTR_NULL(strstr(out, "ckpt"));
+    snprintf(cmd, sizeof cmd, "%s sweep " SWEEP_ARGS " -o %s 2>&1", GF_EXE, dir);
     /* a rerun trains nothing */
     CU_ASSERT_EQUAL(run(cmd, out, sizeof out), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "already done, skipped"));
