@@ -18,8 +18,11 @@ static const char help[] =
     "parameters, steps done, final and best training error (epochs/train_error: the mean\n"
     "over each epoch's mini-batches), the training error at the end of training (the mean\n"
     "of train/error over the last tenth of the recorded steps), final and best test error\n"
-    "(epochs/test_error), wall time, and whether the run finished. Sorted by family, then depth. A directory stands for every\n"
-    "*.h5 file in it; files there that are not readable run files are skipped with a note.\n"
+    "(epochs/test_error), wall time, and the status: finished (its whole schedule),\n"
+    "stopped (closed cleanly before the end: Ctrl-C, SIGTERM) or unfinished (live or\n"
+    "killed). Sorted by family, then depth. A directory stands for every *.h5 file in it;\n"
+    "checkpoints and weights there are passed over, other files that are not readable run\n"
+    "files are skipped with a note.\n"
     "A named file that is not a readable run file is an error. Live and killed runs count\n"
     "with the rows and epochs flushed so far. Below the table, one line per family says\n"
     "whether the training error at the end of its finished runs (mean over runs of the\n"
@@ -33,7 +36,7 @@ static const char help[] =
 typedef struct depth_row {
     char path[1024], model[64], family[32];
     long depth, params, steps;
-    int finished, epochs;
+    int finished, closed, epochs; /* finished: the whole schedule; closed: cleanly */
     double final_train, best_train, end_train, final_test, best_test, wall;
 } depth_row;
 
@@ -71,15 +74,14 @@ static int add_run(depth_set *s, const char *path, gf_err *err)
     snprintf(d->path, sizeof d->path, "%s", path);
     snprintf(d->model, sizeof d->model, "%s", r.model);
     snprintf(d->family, sizeof d->family, "%s", r.family);
-    d->depth = r.depth, d->params = r.num_params, d->finished = r.clean_close;
+    d->depth = r.depth, d->params = r.num_params, d->closed = r.clean_close;
+    d->finished = r.completed;
     /* Epochs reached: the last evaluation's epoch number, not the number of
      * evaluations (a clean stop mid-epoch, then a resume, evaluates twice). */
     d->epochs = r.epoch_rows ? (int)r.epoch[RF_EPOCH][r.epoch_rows - 1] : 0;
     /* Steps done: the last recorded step, or the last evaluation's step when
      * --record-every left the final steps unrecorded. */
-    d->steps = r.rows ? (long)r.step[r.rows - 1] : 0;
-    if (r.epoch_rows && (long)r.epoch[RF_EP_STEP][r.epoch_rows - 1] > d->steps)
-        d->steps = (long)r.epoch[RF_EP_STEP][r.epoch_rows - 1];
+    d->steps = r.last_step;
     d->wall = r.rows ? r.time[r.rows - 1] : NAN;
     last_and_best(r.epoch[RF_TRAIN_ERR], r.epoch_rows, &d->final_train, &d->best_train);
     d->end_train = rf_end_error(&r, NULL);
@@ -170,7 +172,7 @@ static rf_table *depth_table(const depth_set *s)
         rf_table_pct(t, d->end_train);
         rf_table_pct(t, d->final_test), rf_table_pct(t, d->best_test);
         rf_table_num(t, d->wall);
-        rf_table_str(t, d->finished ? "finished" : "unfinished");
+        rf_table_str(t, d->finished ? "finished" : d->closed ? "stopped" : "unfinished");
         rf_table_str(t, d->path);
     }
     return t;

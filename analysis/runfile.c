@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gradflow/record.h"
+
 #define RUN_SCHEMA "gradflow-run"
 #define RUN_SCHEMA_VERSION 1
 
@@ -171,16 +173,33 @@ static int read_series_1d(rf_run *r, gf_err *err)
     return 0;
 }
 
-/* Finished, or which of live / killed is likely: the file itself cannot
- * tell, but a live writer flushes at least every flush_seconds (attribute;
- * 10 s by default), so a file untouched for much longer was abandoned. */
+/* The schedule's length from the run's attributes, and the last step the
+ * file holds: a
+ * cleanly closed run that stopped short (Ctrl-C, SIGTERM, a hook) is not
+ * finished, and a depth trend must not read it as if it were. */
+static void read_schedule(rf_run *r)
+{
+    r->planned_steps = gf_record_planned_steps(r->file, r->path);
+    r->last_step = r->rows ? (long)r->step[r->rows - 1] : 0;
+    if (r->epoch_rows && (long)r->epoch[RF_EP_STEP][r->epoch_rows - 1] > r->last_step)
+        r->last_step = (long)r->epoch[RF_EP_STEP][r->epoch_rows - 1];
+    r->completed = r->clean_close && (r->planned_steps <= 0 || r->last_step >= r->planned_steps);
+}
+
+/* Finished, stopped, or which of live / killed is likely: the file itself
+ * cannot tell the last two apart, but a live writer flushes at least every
+ * flush_seconds (attribute; 10 s by default), so a file untouched for much
+ * longer was abandoned. */
 static void describe_status(rf_run *r)
 {
     double every = 10;
     struct stat st;
     gf_h5_attr_double(r->file, r->path, "/", "flush_seconds", &every, NULL);
     double age = stat(r->path, &st) == 0 ? difftime(time(NULL), st.st_mtime) : -1;
-    if (r->clean_close)
+    if (r->clean_close && !r->completed)
+        snprintf(r->status, sizeof r->status, "stopped at step %ld of %ld, closed cleanly "
+                 "(status/clean_close 1)", r->last_step, r->planned_steps);
+    else if (r->clean_close)
         snprintf(r->status, sizeof r->status, "finished (status/clean_close 1)");
     else
         snprintf(r->status, sizeof r->status, "not closed cleanly (status/clean_close 0), last "
@@ -198,6 +217,7 @@ int rf_open(rf_run *r, const char *path, gf_err *err)
         rf_close(r);
         return -1;
     }
+    read_schedule(r);
     describe_status(r);
     return 0;
 }

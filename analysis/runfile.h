@@ -30,8 +30,13 @@ typedef struct rf_run {
     hid_t file;
     char model[64], family[32], shortcut[16], data[256], start_time[64];
     long depth, num_params, record_every;
-    int clean_close;  /* 1: finished and closed; 0: still training or killed */
-    char status[200]; /* for people: finished, or probably live / killed (by mtime) */
+    int clean_close;  /* 1: closed cleanly (finished or stopped); 0: training or killed */
+    long planned_steps; /* the schedule's steps (attributes steps, or epochs x
+                           ceil(n_train / batch)); 0 when the file cannot say */
+    long last_step;     /* the last step recorded or evaluated */
+    int completed;      /* closed cleanly after the whole schedule */
+    char status[200]; /* for people: finished, stopped at step s of n, or
+                         probably live / killed (by mtime) */
     long rows_flushed;
     int rows;         /* usable per-step rows (<= rows_flushed) */
     int n_layers, n_blocks, n_params;

@@ -293,3 +293,15 @@ hid_t rec_create_flag(hid_t f, const char *path, const char *units, const char *
     }
     return ds;
 }
+
+long gf_record_planned_steps(hid_t file, const char *path)
+{
+    long steps = 0, epochs = 0, n_train = 0, batch = 0;
+    gf_h5_attr_long(file, path, "/", "steps", &steps, NULL);
+    gf_h5_attr_long(file, path, "/", "epochs", &epochs, NULL);
+    gf_h5_attr_long(file, path, "/", "n_train", &n_train, NULL);
+    gf_h5_attr_long(file, path, "/", "batch", &batch, NULL);
+    if (steps > 0)
+        return steps;
+    return epochs > 0 && n_train > 0 && batch > 0 ? epochs * ((n_train + batch - 1) / batch) : 0;
+}

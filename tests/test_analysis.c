@@ -399,6 +399,33 @@ static void test_depth_table_matches_epochs(void)
     remove(foreign);
 }
 
+/* A run closed cleanly before the end of its schedule (Ctrl-C, SIGTERM) is
+ * "stopped", not "finished", in depth and inspect, and the depth trend leaves
+ * it out. Made here by raising a finished run's planned epochs by one. */
+static void test_stopped_run_is_not_finished(void)
+{
+    char copy[700], args[1500], text[8192];
+    snprintf(copy, sizeof copy, "%s/stopped.h5", dir);
+    snprintf(args, sizeof args, "cp %s %s", plain, copy);
+    CU_ASSERT_EQUAL_FATAL(system(args), 0);
+    hid_t f = H5Fopen(copy, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t a = f >= 0 ? H5Aopen(f, "epochs", H5P_DEFAULT) : -1;
+    long epochs = 0;
+    CU_ASSERT_FATAL(a >= 0 && H5Aread(a, H5T_NATIVE_LONG, &epochs) >= 0 && epochs > 0);
+    epochs += 1;
+    CU_ASSERT(H5Awrite(a, H5T_NATIVE_LONG, &epochs) >= 0);
+    H5Aclose(a), H5Fclose(f);
+    snprintf(args, sizeof args, "depth %s %s", plain, copy);
+    CU_ASSERT_EQUAL(run_cli(args, text, sizeof text, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "finished"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "stopped"));
+    snprintf(args, sizeof args, "inspect %s", copy);
+    CU_ASSERT_EQUAL(run_cli(args, text, sizeof text, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "stopped at step"));
+    CU_ASSERT_PTR_NULL(strstr(text, "finished"));
+    remove(copy);
+}
+
 static void test_compare_matches_run_files(void)
 {
     char csvp[700], args[2000], text[65536];
@@ -561,6 +588,7 @@ int suite_analysis_register(void)
     if (!s ||
         !CU_add_test(s, "report numbers match the run file", test_report_numbers_match_run_file) ||
         !CU_add_test(s, "depth table matches the epoch series", test_depth_table_matches_epochs) ||
+        !CU_add_test(s, "a stopped run is not finished", test_stopped_run_is_not_finished) ||
         !CU_add_test(s, "compare matches both run files", test_compare_matches_run_files) ||
         !CU_add_test(s, "a SIGKILLed run works in every command",
                      test_killed_run_works_everywhere) ||

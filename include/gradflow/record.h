@@ -22,6 +22,7 @@
 #define GRADFLOW_RECORD_H
 
 #include "gradflow/error.h"
+#include "gradflow/h5io.h"
 #include "gradflow/net.h"
 #include "gradflow/optim.h"
 #include "gradflow/stats.h"
@@ -58,5 +59,11 @@ int gf_recorder_epoch(gf_recorder *r, const gf_epoch_result *e, gf_err *err);
 int gf_recorder_close(gf_recorder *r, gf_err *err);
 /* Closes without marking a clean end (after an error); frees r. */
 void gf_recorder_abort(gf_recorder *r);
+
+/* The number of steps a recorded run was scheduled for, from its file's
+ * attributes as gf_train counts them: steps, or epochs x ceil(n_train /
+ * batch). 0 when the attributes cannot say. A cleanly closed run whose last
+ * step is below it was stopped early (Ctrl-C, SIGTERM, a hook). */
+long gf_record_planned_steps(hid_t file, const char *path);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "gradflow/h5io.h"
+#include "gradflow/record.h"
 
 static const char help[] =
     "usage: gradflow inspect FILE.h5...\n"
@@ -67,9 +68,13 @@ static int inspect_run(hid_t f, const char *path)
     if (erows && !isnan(test_err))
         printf(", last test error %.2f%%", 100 * test_err);
     printf("\n  holds: layers/* blocks/* params/* responses/* train/* epochs/* model/*\n");
-    printf("  %s\n", clean == 1 ? "closed cleanly"
-                                : "not closed cleanly: still training, or killed (every "
-                                  "flushed row is readable)");
+    long planned = gf_record_planned_steps(f, path), last = rows ? (long)step : 0;
+    if (clean == 1 && planned > 0 && last < planned)
+        printf("  stopped at step %ld of %ld, closed cleanly\n", last, planned);
+    else
+        printf("  %s\n", clean == 1 ? "closed cleanly"
+                                    : "not closed cleanly: still training, or killed (every "
+                                      "flushed row is readable)");
     return 0;
 }
 
