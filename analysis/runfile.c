@@ -174,9 +174,9 @@ static int read_series_1d(rf_run *r, gf_err *err)
 }
 
 /* The schedule's length from the run's attributes, and the last step the
- * file holds: a
- * cleanly closed run that stopped short (Ctrl-C, SIGTERM, a hook) is not
- * finished, and a depth trend must not read it as if it were. */
+ * file holds (recorded, or evaluated when --record-every skipped the last
+ * steps): a cleanly closed run that stopped short (Ctrl-C, SIGTERM, a hook)
+ * is not finished, and a depth trend must not read it as if it were. */
 static void read_schedule(rf_run *r)
 {
     r->planned_steps = gf_record_planned_steps(r->file, r->path);

@@ -424,6 +424,19 @@ static void test_stopped_run_is_not_finished(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "stopped at step"));
     CU_ASSERT_PTR_NULL(strstr(text, "finished"));
     remove(copy);
+    /* a finished run whose last steps --record-every left unrecorded (10
+     * steps, rows at 1, 5, 9) ends at its last evaluation: not stopped */
+    snprintf(args, sizeof args, "train --model plain-8 --data " DATA " --steps 10 --batch 16 "
+             "--threads 1 --record-every 4 --record %s", copy);
+    CU_ASSERT_EQUAL_FATAL(run_cli(args, text, sizeof text, 0), 0);
+    snprintf(args, sizeof args, "inspect %s", copy);
+    CU_ASSERT_EQUAL(run_cli(args, text, sizeof text, 0), 0);
+    CU_ASSERT_PTR_NULL(strstr(text, "stopped at"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "last step 9"));
+    snprintf(args, sizeof args, "depth %s", copy);
+    CU_ASSERT_EQUAL(run_cli(args, text, sizeof text, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "finished"));
+    remove(copy);
 }
 
 static void test_compare_matches_run_files(void)

@@ -68,7 +68,12 @@ static int inspect_run(hid_t f, const char *path)
     if (erows && !isnan(test_err))
         printf(", last test error %.2f%%", 100 * test_err);
     printf("\n  holds: layers/* blocks/* params/* responses/* train/* epochs/* model/*\n");
-    long planned = gf_record_planned_steps(f, path), last = rows ? (long)step : 0;
+    /* the last step done: the last recorded row's, or the last evaluation's
+     * when --record-every left the final steps unrecorded */
+    long ev_rows, planned = gf_record_planned_steps(f, path), last = rows ? (long)step : 0;
+    double ev_step = last_value(f, "epochs/step", &ev_rows);
+    if (ev_rows && ev_step > (double)last)
+        last = (long)ev_step;
     if (clean == 1 && planned > 0 && last < planned)
         printf("  stopped at step %ld of %ld, closed cleanly\n", last, planned);
     else
